@@ -1,0 +1,39 @@
+// status: GET /status/{id} (the seed's shape plus deliveries and their attempts) and GET /health.
+import { Hono } from 'hono';
+import type { Logger } from '../runtime/log.js';
+import type { DuckDBStore } from '../runtime/store.js';
+import { GatewayError, notFound, onError } from './errors.js';
+
+export interface StatusDeps {
+  store: Pick<DuckDBStore, 'webhookStatus' | 'ping'>;
+  /** Whether the drain/retry timers are running (false when an external scheduler drives them). */
+  processorRunning: () => boolean;
+  log: Logger;
+}
+
+export function createStatus(deps: StatusDeps): Hono {
+  const app = new Hono();
+  app.onError(onError(deps.log));
+  app.notFound(notFound());
+
+  app.get('/status/:id', async (c) => {
+    const id = Number(c.req.param('id'));
+    if (!Number.isSafeInteger(id) || id < 1) throw new GatewayError('id_invalid', 400, 'webhook id must be a positive integer');
+    const status = await deps.store.webhookStatus(id);
+    if (!status) throw new GatewayError('not_found', 404, `webhook ${id} not found`);
+    return c.json(status);
+  });
+
+  app.get('/health', async (c) => {
+    const processor = deps.processorRunning() ? 'running' : 'stopped';
+    try {
+      await deps.store.ping();
+    } catch (err) {
+      deps.log.error({ err }, 'health check: database unreachable');
+      return c.json({ status: 'unhealthy', database: 'unreachable', processor }, 503);
+    }
+    const healthy = processor === 'running';
+    return c.json({ status: healthy ? 'healthy' : 'unhealthy', database: 'connected', processor }, healthy ? 200 : 503);
+  });
+  return app;
+}

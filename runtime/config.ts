@@ -1,0 +1,87 @@
+// Configuration is parsed once, here, from an env object (process.env in production, a plain
+// object in tests). Every key is listed in the README with its default and unit.
+import { join } from 'node:path';
+
+export interface Config {
+  port: number;
+  host: string;
+  databasePath: string;
+  /** Drain and retry claim at most this many deliveries per round (seed: BATCH_SIZE). */
+  batchSize: number;
+  /** Default retry policy for rules that do not set one. */
+  maxRetries: number;
+  retryDelaySeconds: number;
+  backoffMultiplier: number;
+  maxRetryDelaySeconds: number;
+  /** Fraction of each backoff delay randomised (0.2 = ±20%). */
+  retryJitter: number;
+  logLevel: string;
+  duckdbMemoryLimit: string | undefined;
+  duckdbThreads: number | undefined;
+  maxBodyBytes: number;
+  /** Group commit: how long the first request of a batch may wait for company, and the cap. */
+  commitWindowMs: number;
+  commitMaxBatch: number;
+  /** How long a claimed delivery belongs to this process before others may take it back. */
+  leaseMs: number;
+  drainIntervalMs: number;
+  retryIntervalMs: number;
+  deliveryConcurrency: number;
+  responseBodyMaxBytes: number;
+  ruleTimeoutMs: number;
+  shutdownTimeoutMs: number;
+  adminToken: string | undefined;
+  /** Run the drain and retry timers in this process (off when an external scheduler calls them). */
+  processor: boolean;
+}
+
+export class ConfigError extends Error {
+  readonly code = 'config_invalid';
+}
+
+function num(env: Record<string, string | undefined>, key: string, fallback: number, min = 0): number {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min) throw new ConfigError(`${key} must be a number >= ${min}, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+function bool(env: Record<string, string | undefined>, key: string, fallback: boolean): boolean {
+  const raw = env[key]?.toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(`${key} must be true or false, got ${JSON.stringify(env[key])}`);
+}
+
+/** Parses configuration from environment variables, applying the documented defaults. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const threads = env.DUCKDB_THREADS ? num(env, 'DUCKDB_THREADS', 0, 1) : undefined;
+  return {
+    port: num(env, 'PORT', 8000),
+    host: env.HOST || '0.0.0.0',
+    databasePath: env.DATABASE_PATH || join('data', 'duckhook.db'),
+    batchSize: num(env, 'BATCH_SIZE', 100, 1),
+    maxRetries: num(env, 'MAX_RETRIES', 8),
+    retryDelaySeconds: num(env, 'RETRY_DELAY', 30),
+    backoffMultiplier: num(env, 'BACKOFF_MULTIPLIER', 3, 1),
+    maxRetryDelaySeconds: num(env, 'MAX_RETRY_DELAY', 6 * 3600),
+    retryJitter: num(env, 'RETRY_JITTER', 0.2),
+    logLevel: (env.LOG_LEVEL || 'info').toLowerCase(),
+    duckdbMemoryLimit: env.DUCKDB_MEMORY_LIMIT || undefined,
+    duckdbThreads: threads,
+    maxBodyBytes: num(env, 'MAX_BODY_BYTES', 1024 * 1024, 1),
+    commitWindowMs: num(env, 'COMMIT_WINDOW_MS', 2),
+    commitMaxBatch: num(env, 'COMMIT_MAX_BATCH', 500, 1),
+    leaseMs: num(env, 'LEASE_MS', 120_000, 1000),
+    drainIntervalMs: num(env, 'DRAIN_INTERVAL_MS', 250, 1),
+    retryIntervalMs: num(env, 'RETRY_INTERVAL_MS', 1000, 1),
+    deliveryConcurrency: num(env, 'DELIVERY_CONCURRENCY', 128, 1),
+    responseBodyMaxBytes: num(env, 'RESPONSE_BODY_MAX_BYTES', 1000, 0),
+    ruleTimeoutMs: num(env, 'RULE_TIMEOUT_MS', 2000, 1),
+    shutdownTimeoutMs: num(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0),
+    adminToken: env.ADMIN_TOKEN || undefined,
+    processor: bool(env, 'PROCESSOR', true),
+  };
+}

@@ -1,0 +1,82 @@
+// The process entry: config from the environment, one HTTP listener for every handler,
+// the drain/retry timers, and graceful shutdown on SIGTERM/SIGINT. The only file that imports
+// @hono/node-server.
+import { serve } from '@hono/node-server';
+import type { Server } from 'node:http';
+import { pathToFileURL } from 'node:url';
+import { ConfigError, loadConfig } from './config.js';
+import { createGateway } from './gateway.js';
+
+export { createGateway } from './gateway.js';
+export { loadConfig } from './config.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`duckhook: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+
+  let gateway;
+  try {
+    gateway = await createGateway(config);
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    if (e.code === 'database_locked') {
+      process.stderr.write(`duckhook: ${e.message}\n`);
+      process.exit(3);
+    }
+    throw err;
+  }
+  const { app, log } = gateway;
+
+  const server = serve({
+    fetch: app.fetch,
+    port: config.port,
+    hostname: config.host,
+    serverOptions: { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 },
+  }) as Server;
+  server.on('listening', () => {
+    const addr = server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : config.port;
+    log.info({ port, database: config.databasePath }, 'duckhook listening');
+    // A line for humans and for tests that start the gateway as a child process.
+    process.stdout.write(`duckhook listening on http://127.0.0.1:${port}\n`);
+  });
+  gateway.start();
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const force = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
+    try {
+      await gateway.stop();
+      await closed;
+      clearTimeout(force);
+      log.flush();
+      process.exit(0);
+    } catch (err) {
+      log.error({ err }, 'shutdown failed');
+      log.flush();
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err) => {
+    process.stderr.write(`duckhook: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,2 @@
+-- queue_counts: deliveries by status, for health and metrics.
+SELECT status, count(*) AS n FROM deliveries GROUP BY status;
