@@ -7,5 +7,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Each file opens its own DuckDB files; files run in parallel across the two cores.
     pool: 'forks',
+    globalSetup: ['test/global-setup.ts'],
   },
 });

@@ -1,0 +1,2 @@
+export function renderSqlModule(): string;
+export function writeSqlModule(): void;
