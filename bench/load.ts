@@ -25,6 +25,8 @@ export interface LoadOptions {
   url: string;
   connections: number;
   seconds: number;
+  /** Stop after this many requests instead of after `seconds`. */
+  amount?: number;
   body: string;
   /** Called every second with the 2xx responses seen so far (for timelines). */
   onSecond?: (elapsedS: number, ok: number) => void;
@@ -61,6 +63,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     url: opts.url,
     connections: opts.connections,
     duration: opts.seconds,
+    ...(opts.amount ? { amount: opts.amount } : {}),
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-bench': 'duckhook' },
     body: opts.body,

@@ -31,6 +31,10 @@ export interface Config {
   ruleTimeoutMs: number;
   shutdownTimeoutMs: number;
   adminToken: string | undefined;
+  /** How often the background checkpointer folds the WAL into the file (0 = leave it to DuckDB). */
+  checkpointIntervalMs: number;
+  /** DuckDB's own checkpoint trigger, a safety net behind the timer. */
+  checkpointThreshold: string;
   /** Run the drain and retry timers in this process (off when an external scheduler calls them). */
   processor: boolean;
 }
@@ -82,6 +86,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ruleTimeoutMs: num(env, 'RULE_TIMEOUT_MS', 2000, 1),
     shutdownTimeoutMs: num(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0),
     adminToken: env.ADMIN_TOKEN || undefined,
+    checkpointIntervalMs: num(env, 'CHECKPOINT_INTERVAL_MS', 2000),
+    checkpointThreshold: env.CHECKPOINT_THRESHOLD || '1GB',
     processor: bool(env, 'PROCESSOR', true),
   };
 }

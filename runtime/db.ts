@@ -10,6 +10,8 @@ export class DatabaseLockedError extends Error {
 
 export interface OpenOptions {
   path: string;
+  /** WAL size at which DuckDB checkpoints by itself; set high because the gateway checkpoints on a timer. */
+  checkpointThreshold?: string | undefined;
   memoryLimit?: string | undefined;
   threads?: number | undefined;
 }
@@ -20,6 +22,7 @@ export async function openDatabase(opts: OpenOptions): Promise<DuckDBInstance> {
   const settings: Record<string, string> = {};
   if (opts.memoryLimit) settings.memory_limit = opts.memoryLimit;
   if (opts.threads) settings.threads = String(opts.threads);
+  if (opts.checkpointThreshold) settings.checkpoint_threshold = opts.checkpointThreshold;
   try {
     return await DuckDBInstance.create(opts.path, settings);
   } catch (err) {

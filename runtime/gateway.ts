@@ -33,7 +33,12 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}) {
   const now = opts.now ?? Date.now;
   const random = opts.random ?? Math.random;
   const log = opts.log ?? createLogger(config.logLevel);
-  const instance = await openDatabase({ path: config.databasePath, memoryLimit: config.duckdbMemoryLimit, threads: config.duckdbThreads });
+  const instance = await openDatabase({
+    path: config.databasePath,
+    memoryLimit: config.duckdbMemoryLimit,
+    threads: config.duckdbThreads,
+    checkpointThreshold: config.checkpointIntervalMs > 0 ? config.checkpointThreshold : undefined,
+  });
   const store = await DuckDBStore.open(instance, config.databasePath, now());
   const sandbox = await RuleSandbox.create(config.ruleTimeoutMs);
   const metrics = createMetrics();
@@ -95,6 +100,16 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}) {
     })();
   }
 
+  // The checkpointer runs even when the processor timers are off: ingest alone fills the WAL.
+  let checkpointTimer: NodeJS.Timeout | null = null;
+  let checkpointing: Promise<unknown> = Promise.resolve();
+  if (config.checkpointIntervalMs > 0) {
+    checkpointTimer = setInterval(() => {
+      checkpointing = store.checkpoint().catch((err: unknown) => log.warn({ err }, 'checkpoint failed; will retry'));
+    }, config.checkpointIntervalMs);
+    checkpointTimer.unref();
+  }
+
   function start(): void {
     if (running || !config.processor) return;
     running = true;
@@ -113,6 +128,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}) {
 
   /** Flushes pending commits, lets in-flight deliveries finish, hands back leases, checkpoints, closes. */
   async function stop(): Promise<void> {
+    if (checkpointTimer) clearInterval(checkpointTimer);
     await committer.close();
     running = false;
     drainWaker.wake();
@@ -121,6 +137,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}) {
     const released = await store.releaseLeases(now());
     if (released > 0) log.warn({ count: released }, 'released leases on shutdown');
     await deliverer.close();
+    await checkpointing;
     await store.close();
     sandbox.close();
     instance.closeSync();
