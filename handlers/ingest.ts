@@ -57,7 +57,8 @@ export function createIngest(deps: IngestDeps): Hono {
       },
     }),
     async (c) => {
-      const endpoint = decodeURIComponent(c.req.path.slice('/webhook/'.length));
+      // Hono has already percent-decoded the path (leaving malformed escapes as they were).
+      const endpoint = c.req.path.slice('/webhook/'.length);
       if (!endpoint) throw new GatewayError('endpoint_missing', 404, 'POST /webhook/{source}/... needs a path');
       const body = new Uint8Array(await c.req.arrayBuffer());
       const headers = Object.fromEntries(c.req.raw.headers.entries());
@@ -77,6 +78,9 @@ export function createIngest(deps: IngestDeps): Hono {
       try {
         await deps.committer.submit(webhook);
       } catch (err) {
+        if ((err as { code?: string }).code === 'shutting_down') {
+          throw new GatewayError('shutting_down', 503, 'gateway is shutting down; retry later');
+        }
         deps.log.error({ err, webhook_id: id }, 'webhook could not be stored');
         deps.metrics.received.inc({ endpoint: '/webhook', source: 'other', status: 'error' });
         throw new GatewayError('storage_unavailable', 503, 'webhook could not be stored; retry later');

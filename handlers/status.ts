@@ -6,8 +6,8 @@ import { GatewayError, notFound, onError } from './errors.js';
 
 export interface StatusDeps {
   store: Pick<DuckDBStore, 'webhookStatus' | 'ping'>;
-  /** Whether the drain/retry timers are running (false when an external scheduler drives them). */
-  processorRunning: () => boolean;
+  /** 'running' (own timers), 'external' (a scheduler calls /drain and /retry) or 'stopped'. */
+  processorState: () => 'running' | 'external' | 'stopped';
   log: Logger;
 }
 
@@ -25,14 +25,14 @@ export function createStatus(deps: StatusDeps): Hono {
   });
 
   app.get('/health', async (c) => {
-    const processor = deps.processorRunning() ? 'running' : 'stopped';
+    const processor = deps.processorState();
     try {
       await deps.store.ping();
     } catch (err) {
       deps.log.error({ err }, 'health check: database unreachable');
       return c.json({ status: 'unhealthy', database: 'unreachable', processor }, 503);
     }
-    const healthy = processor === 'running';
+    const healthy = processor !== 'stopped';
     return c.json({ status: healthy ? 'healthy' : 'unhealthy', database: 'connected', processor }, healthy ? 200 : 503);
   });
   return app;

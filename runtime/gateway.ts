@@ -82,7 +82,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}) {
   mount(createDrain({ processor, limits, log }));
   mount(createRetry({ processor, limits, log }));
   mount(createMetricsHandler({ metrics, store, log }));
-  mount(createStatus({ store, processorRunning: () => running || !config.processor, log }));
+  mount(createStatus({ store, processorState: () => (!config.processor ? 'external' : running ? 'running' : 'stopped'), log }));
   mount(createAdmin({ store, sandbox, adminToken: config.adminToken, now, log }));
 
   /** A loop that runs `step` back to back while it finds work, else sleeps `idleMs` or until woken. */

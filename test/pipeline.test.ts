@@ -281,10 +281,26 @@ describe('status and health', () => {
     expect((await gw.get('/status/abc')).status).toBe(400);
   });
 
-  it('reports healthy with the database connected', async () => {
-    gw = await startGateway();
+  it('reports healthy with the database connected and the processor running', async () => {
+    gw = await startGateway({ PROCESSOR: 'true' });
     const h = await gw.get('/health');
     expect(h.status).toBe(200);
     expect(h.json).toEqual({ status: 'healthy', database: 'connected', processor: 'running' });
+  });
+
+  it('reports healthy when an external scheduler drives drain and retry', async () => {
+    gw = await startGateway({ PROCESSOR: 'false' });
+    expect((await gw.get('/health')).json).toEqual({ status: 'healthy', database: 'connected', processor: 'external' });
+  });
+
+  it('reports 503 once the processor has stopped', async () => {
+    gw = await startGateway({ PROCESSOR: 'true' });
+    const g = gw.gateway;
+    await gw.close();
+    gw = undefined;
+    // The database is closed too: the handler answers 503 rather than throwing.
+    const res = await g.app.request('/health');
+    expect(res.status).toBe(503);
+    expect((await res.json()).status).toBe('unhealthy');
   });
 });
