@@ -29,6 +29,8 @@ declare module 'autocannon' {
     /** Per-request timeout in seconds. */
     timeout?: number;
     pipelining?: number;
+    /** Replace every `[<id>]` in the body with a fresh id per request. */
+    idReplacement?: boolean;
   }
 
   export interface Result {

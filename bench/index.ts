@@ -10,7 +10,8 @@
 // Knobs (env): BENCH_CONNECTIONS=50,200  BENCH_SECONDS=10  BENCH_WARMUP_SECONDS=2
 //   BENCH_E2E_SECONDS=30  BENCH_E2E_CONNECTIONS=50  BENCH_E2E_WAIT_SECONDS=60
 //   BENCH_E2E_TRANSFORM='SELECT payload'  BENCH_DRAIN_BACKLOG=20000
-//   BENCH_CLAIM_SIZES=10000,100000,1000000  BENCH_CLAIM_RUNS=7  BENCH_KEEP_TMP=1
+//   BENCH_CLAIM_SIZES=10000,100000,1000000  BENCH_CLAIM_RUNS=7  BENCH_CLAIM_LIFECYCLE=0 (insert history as
+//   'delivered' directly)  BENCH_KEEP_TMP=1
 // The gateway children inherit the environment (so COMMIT_WINDOW_MS, COMMIT_MAX_BATCH, BATCH_SIZE,
 // DELIVERY_CONCURRENCY... apply); PORT, HOST, DATABASE_PATH and PROCESSOR are set by the bench,
 // LOG_LEVEL defaults to warn.
@@ -26,7 +27,7 @@ import { claimPhase } from './claim.js';
 import { drainPhase, e2ePhase } from './e2e.js';
 import { ingestPhase } from './ingest.js';
 import { serveChild } from './servers.js';
-import { envList, envNum, killAllChildrenSync, out, stopAllChildren, table } from './util.js';
+import { envList, envNum, killAllChildrenSync, out, stopAllChildren, table, targets } from './util.js';
 
 const PHASES = ['ingest', 'e2e', 'drain', 'claim'] as const;
 type Phase = (typeof PHASES)[number];
@@ -127,6 +128,12 @@ async function main(): Promise<void> {
     }
   } finally {
     await stopAllChildren();
+  }
+  if (targets.length > 0) {
+    out('## Targets from the issue (reported, not asserted)');
+    out();
+    out(table(['<measure', '<target', 'measured', '<verdict'], targets));
+    out();
   }
   out(`Total bench time ${((performance.now() - started) / 1000).toFixed(0)} s.`);
 }

@@ -2,8 +2,23 @@
 // duckhook (processor off), each a fresh child process with a fresh database per measurement.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { runLoad, webhookBody, type LoadResult } from './load.js';
-import { cpuSecondsOf, fileSize, fmt, out, progress, promSum, scrape, selfCpuSeconds, startChild, stopChild, table, verdict, type Child } from './util.js';
+import { runLoad, sentLength, webhookBody, type LoadResult } from './load.js';
+import {
+  cpuSecondsOf,
+  fileSize,
+  fmt,
+  out,
+  progress,
+  promSum,
+  recordTarget,
+  scrape,
+  selfCpuSeconds,
+  startChild,
+  stopChild,
+  table,
+  verdict,
+  type Child,
+} from './util.js';
 
 export interface IngestSettings {
   connections: number[];
@@ -89,7 +104,7 @@ async function measure(kind: Kind, connections: number, s: IngestSettings, n: nu
 export async function ingestPhase(s: IngestSettings): Promise<void> {
   out('## 1. Ingest: bare Hono vs seed (commit per request) vs duckhook (group commit, processor off)');
   out();
-  out(`POST /webhook/bench/orders, ${webhookBody().length}-byte JSON body, ${s.warmupSeconds} s warm-up then ${s.seconds} s measured,`);
+  out(`POST /webhook/bench/orders, ${sentLength(webhookBody())}-byte JSON body (ids unique per request), ${s.warmupSeconds} s warm-up then ${s.seconds} s measured,`);
   out('each server a fresh child process (fresh database) per row; autocannon in the bench process.');
   out();
   const cells: Cell[] = [];
@@ -136,6 +151,9 @@ export async function ingestPhase(s: IngestSettings): Promise<void> {
     const vsBare = dh.load.reqPerSec / bare.load.reqPerSec;
     const vsSeed = dh.load.reqPerSec / seed.load.reqPerSec;
     const bareTarget = connections <= 50 ? 0.7 : 0.8;
+    recordTarget(`ingest duckhook/bare @ ${connections}`, `>= ${bareTarget}x`, fmt.ratio(vsBare), vsBare >= bareTarget);
+    recordTarget(`ingest duckhook/seed @ ${connections}`, '>= 20x', fmt.ratio(vsSeed), vsSeed >= 20);
+    if (connections === 50) recordTarget('ingest duckhook p99 @ 50', '<= 50 ms', `${fmt.ms(dh.load.p99)} ms`, dh.load.p99 <= 50);
     rows.push([
       String(connections),
       fmt.ratio(vsBare),

@@ -1,13 +1,26 @@
 // Load generation with autocannon (in this process; every server under test is a child process).
 import autocannon, { type Result } from 'autocannon';
 
-/** A ~1 KiB JSON webhook body, the same for every request (an order event, padded to size). */
+/** autocannon replaces each `[<id>]` in the body with a fresh 27-character id per request. */
+const ID = '[<id>]';
+const ID_GROWTH = 27 - ID.length;
+
+/** The size of a body from webhookBody() once autocannon has filled in its ids. */
+export function sentLength(body: string): number {
+  return Buffer.byteLength(body) + (body.split(ID).length - 1) * ID_GROWTH;
+}
+
+/**
+ * A ~1 KiB JSON order event. The order and customer ids are `[<id>]` placeholders that autocannon
+ * makes unique per request, so stored rows differ as real webhooks do (identical bodies would
+ * compress to nothing and make checkpoints unrealistically cheap).
+ */
 export function webhookBody(bytes = 1024): string {
   const base = {
     event_type: 'order.created',
-    order_id: 'ord_8f14e45fceea167a5a36dedd4bea2543',
+    order_id: `ord_${ID}`,
     created_at: '2024-05-01T12:34:56Z',
-    customer: { id: 'cus_1234567890', email: 'jane.doe@example.com', name: 'Jane Doe', country: 'KR' },
+    customer: { id: `cus_${ID}`, email: 'jane.doe@example.com', name: 'Jane Doe', country: 'KR' },
     items: [
       { sku: 'SKU-0001', name: 'Rubber duck, classic yellow', qty: 2, unit_price: 1299 },
       { sku: 'SKU-0042', name: 'Rubber duck, pirate edition', qty: 1, unit_price: 1899 },
@@ -16,8 +29,7 @@ export function webhookBody(bytes = 1024): string {
     currency: 'USD',
     note: '',
   };
-  const size = JSON.stringify(base).length;
-  base.note = 'x'.repeat(Math.max(0, bytes - size));
+  base.note = 'x'.repeat(Math.max(0, bytes - sentLength(JSON.stringify(base))));
   return JSON.stringify(base);
 }
 
@@ -67,6 +79,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-bench': 'duckhook' },
     body: opts.body,
+    idReplacement: true,
     timeout: 30,
   });
   // Two comparisons and an array index per response: cheap next to the request itself.

@@ -256,3 +256,10 @@ export function median(values: number[]): number {
 export function verdict(ok: boolean): string {
   return ok ? 'met' : 'MISSED';
 }
+
+/** The targets, collected from every phase and printed together at the end (never asserted). */
+export const targets: string[][] = [];
+
+export function recordTarget(what: string, target: string, measured: string, ok: boolean): void {
+  targets.push([what, target, measured, verdict(ok)]);
+}
