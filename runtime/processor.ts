@@ -4,6 +4,7 @@
 import { backoffMs, parseRetryAfter, type BackoffOptions } from './backoff.js';
 import type { Deliverer } from './deliver.js';
 import type { Logger } from './log.js';
+import { Mutex } from './mutex.js';
 import { statusClass, type Metrics } from './metrics.js';
 import type { RuleSandbox } from './sandbox.js';
 import type { ClaimedDelivery, DuckDBStore, NewDelivery, Outcome, RetryPolicy, RoutingRecord } from './store.js';
@@ -85,8 +86,16 @@ export function createProcessor(deps: ProcessorDeps) {
     };
   }
 
+  // Routing reads past the cursor and moves it in two steps; two drains at once (a scheduler and
+  // the timer, or two schedulers) must not route the same webhooks twice.
+  const routing = new Mutex();
+
   /** Routes the next webhooks past the cursor: every active rule evaluated once over the batch. */
-  async function route(max: number) {
+  function route(max: number) {
+    return routing.run(() => routeUnlocked(max));
+  }
+
+  async function routeUnlocked(max: number) {
     const batch = await store.unrouted(max);
     if (batch.length === 0) return { routed: 0, unmatched: 0, created: 0, ruleErrors: {} as Record<string, string> };
     const rules = await store.activeRules();

@@ -528,8 +528,20 @@ export class DuckDBStore {
     return this.checkpointLock.run(async () => {
       if (!this.dirty && !force) return false;
       this.dirty = false;
-      await this.checkpointConn.run('CHECKPOINT');
-      return true;
+      // A plain CHECKPOINT refuses to start while another write transaction is open; group
+      // commits leave short gaps between transactions, so try again a few ms later.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.checkpointConn.run('CHECKPOINT');
+          return true;
+        } catch (err) {
+          if (attempt >= 50 || !/other write transactions active/i.test((err as Error).message)) {
+            this.dirty = true;
+            throw err;
+          }
+          await new Promise((resolve) => setTimeout(resolve, 5 + Math.floor(Math.random() * 10)));
+        }
+      }
     });
   }
 

@@ -126,6 +126,18 @@ describe('drain', () => {
     expect(seed).toEqual([{ n: 1 }]);
   });
 
+  it('routes each webhook once when several drains run at the same time', async () => {
+    const t = await target();
+    gw = await startGateway();
+    await createRule(gw, { rule_name: 'all', filter_query: 'true', transform_query: 'SELECT payload', target_url: t.url });
+    await Promise.all(Array.from({ length: 300 }, (_, i) => gw!.post('/webhook/x', { i })));
+    const results = await Promise.all(Array.from({ length: 4 }, () => gw!.post('/drain', { max: 1000 })));
+    expect(results.reduce((n, r) => n + r.json.routed, 0)).toBe(300);
+    expect(results.reduce((n, r) => n + r.json.delivered, 0)).toBe(300);
+    expect(t.received).toHaveLength(300);
+    expect(new Set(t.received.map((r) => r.headers['x-webhook-id'])).size).toBe(300);
+  });
+
   it('takes a toggled rule out of the next batch', async () => {
     const t = await target();
     gw = await startGateway();
