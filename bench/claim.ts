@@ -142,7 +142,6 @@ async function measureSize(instance: DuckDBInstance, conn: DuckDBConnection, pat
       const c = { insert: [] as number[], unrouted: [] as number[], route: [] as number[], claim: [] as number[], complete: [] as number[] };
       const now = Date.now();
       const batch: NewWebhook[] = Array.from({ length: 100 }, () => ({
-        id: store.allocateWebhookId(),
         receivedAt: now,
         source: 'shop',
         endpoint: 'shop/orders',

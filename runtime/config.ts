@@ -22,6 +22,8 @@ export interface Config {
   /** Group commit: how long the first request of a batch may wait for company, and the cap. */
   commitWindowMs: number;
   commitMaxBatch: number;
+  /** Group commits in flight at once, each on its own DuckDB connection. */
+  commitConcurrency: number;
   /** How long a claimed delivery belongs to this process before others may take it back. */
   leaseMs: number;
   drainIntervalMs: number;
@@ -78,6 +80,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxBodyBytes: num(env, 'MAX_BODY_BYTES', 1024 * 1024, 1),
     commitWindowMs: num(env, 'COMMIT_WINDOW_MS', 2),
     commitMaxBatch: num(env, 'COMMIT_MAX_BATCH', 500, 1),
+    commitConcurrency: num(env, 'COMMIT_CONCURRENCY', 2, 1),
     leaseMs: num(env, 'LEASE_MS', 120_000, 1000),
     drainIntervalMs: num(env, 'DRAIN_INTERVAL_MS', 250, 1),
     retryIntervalMs: num(env, 'RETRY_INTERVAL_MS', 1000, 1),

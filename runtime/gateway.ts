@@ -39,7 +39,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}) {
     threads: config.duckdbThreads,
     checkpointThreshold: config.checkpointIntervalMs > 0 ? config.checkpointThreshold : undefined,
   });
-  const store = await DuckDBStore.open(instance, config.databasePath, now());
+  const store = await DuckDBStore.open(instance, config.databasePath, now(), config.commitConcurrency);
   const sandbox = await RuleSandbox.create(config.ruleTimeoutMs);
   const metrics = createMetrics();
   const deliverer = new Deliverer({
@@ -50,10 +50,11 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}) {
 
   const drainWaker = new Waker();
   const retryWaker = new Waker();
-  const committer = new GroupCommitter<NewWebhook>({
+  const committer = new GroupCommitter<NewWebhook, number>({
     write: (batch) => store.insertWebhooks(batch),
     windowMs: config.commitWindowMs,
     maxBatch: config.commitMaxBatch,
+    maxInFlight: config.commitConcurrency,
     onCommitted: () => drainWaker.wake(),
   });
 
@@ -78,7 +79,7 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}) {
 
   const app = new Hono();
   const mount = (sub: Hono) => app.route('/', sub);
-  mount(createIngest({ committer, allocateId: () => store.allocateWebhookId(), maxBodyBytes: config.maxBodyBytes, now, metrics, log }));
+  mount(createIngest({ committer, maxBodyBytes: config.maxBodyBytes, now, metrics, log }));
   mount(createDrain({ processor, limits, log }));
   mount(createRetry({ processor, limits, log }));
   mount(createMetricsHandler({ metrics, store, log }));

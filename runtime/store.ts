@@ -10,7 +10,6 @@ import { Mutex } from './mutex.js';
 import { bytesOf, isoOf, msOf, numOf, strOf, ts } from './values.js';
 
 export interface NewWebhook {
-  id: number;
   receivedAt: number;
   source: string;
   endpoint: string;
@@ -105,6 +104,12 @@ export interface NewRule {
 
 export type Row = Record<string, DuckDBValue>;
 
+interface IngestSlot {
+  conn: DuckDBConnection;
+  appender: DuckDBAppender;
+  lock: Mutex;
+}
+
 function parsePolicy(raw: string | null): Partial<RetryPolicy> {
   if (!raw) return {};
   const p = JSON.parse(raw) as Record<string, unknown>;
@@ -123,7 +128,11 @@ export class DuckDBStore {
   routedUpTo = 0;
   /** One mutex per connection: a connection runs one transaction at a time. */
   private readonly workLock = new Mutex();
-  private readonly ingestLock = new Mutex();
+  /** Ids at or below this are committed (or their batch failed and left a gap): safe to route. */
+  private committedUpTo = 0;
+  /** Committed id ranges above the watermark, keyed by first id (batches can commit out of order). */
+  private readonly settled = new Map<number, number>();
+  private nextIngestSlot = 0;
   private readonly readLock = new Mutex();
   private readonly checkpointLock = new Mutex();
   /** Commits since the last checkpoint; the checkpointer skips idle periods. */
@@ -133,18 +142,26 @@ export class DuckDBStore {
   private constructor(
     readonly instance: DuckDBInstance,
     readonly path: string,
-    private readonly ingestConn: DuckDBConnection,
+    private readonly ingestSlots: IngestSlot[],
     private readonly workConn: DuckDBConnection,
     private readonly readConn: DuckDBConnection,
     private readonly checkpointConn: DuckDBConnection,
-    private readonly webhookAppender: DuckDBAppender,
     private readonly outcomeAppender: DuckDBAppender,
   ) {}
 
-  /** Migrates the database and prepares the three connections: ingest, work (drain/retry), read. */
-  static async open(instance: DuckDBInstance, path: string, now: number): Promise<DuckDBStore> {
-    const ingestConn = await instance.connect();
-    await migrate(ingestConn, now);
+  /**
+   * Migrates the database and prepares its connections: `ingestConnections` for concurrent group
+   * commits, one for drain/retry work, one for reads, one for checkpoints.
+   */
+  static async open(instance: DuckDBInstance, path: string, now: number, ingestConnections = 2): Promise<DuckDBStore> {
+    const migrator = await instance.connect();
+    await migrate(migrator, now);
+    migrator.closeSync();
+    const ingestSlots: IngestSlot[] = [];
+    for (let i = 0; i < ingestConnections; i++) {
+      const conn = await instance.connect();
+      ingestSlots.push({ conn, appender: await conn.createAppender('webhooks'), lock: new Mutex() });
+    }
     const workConn = await instance.connect();
     const readConn = await instance.connect();
     const checkpointConn = await instance.connect();
@@ -155,62 +172,83 @@ export class DuckDBStore {
     const store = new DuckDBStore(
       instance,
       path,
-      ingestConn,
+      ingestSlots,
       workConn,
       readConn,
       checkpointConn,
-      await ingestConn.createAppender('webhooks'),
       await workConn.createAppender('outcomes', 'main', 'temp'),
     );
     const ids = (await readConn.runAndReadAll(queries.max_ids)).getRowObjects()[0]!;
     store.nextWebhook = numOf(ids.webhook)! + 1;
+    store.committedUpTo = numOf(ids.webhook)!;
     store.nextDelivery = numOf(ids.delivery)! + 1;
     store.nextAttempt = numOf(ids.attempt)! + 1;
     store.routedUpTo = numOf(ids.routed)!;
     return store;
   }
 
-  allocateWebhookId(): number {
-    return this.nextWebhook++;
+  /**
+   * Stores a batch of webhooks in one transaction (one WAL fsync for the lot) and returns their
+   * ids. Ids are assigned before the first await, so each batch holds a contiguous range and
+   * ranges are handed out in call order; batches on different connections may commit out of
+   * order, which the committed watermark accounts for.
+   */
+  insertWebhooks(batch: readonly NewWebhook[]): Promise<number[]> {
+    const first = this.nextWebhook;
+    this.nextWebhook += batch.length;
+    const ids = batch.map((_, i) => first + i);
+    const slot = this.ingestSlots[this.nextIngestSlot++ % this.ingestSlots.length]!;
+    return slot.lock
+      .run(async () => {
+        const a = slot.appender;
+        await slot.conn.run('BEGIN TRANSACTION');
+        try {
+          batch.forEach((w, i) => {
+            a.appendBigInt(BigInt(first + i));
+            a.appendTimestamp(ts(w.receivedAt));
+            a.appendVarchar(w.source);
+            a.appendVarchar(w.endpoint);
+            if (w.sourceIp === null) a.appendNull();
+            else a.appendVarchar(w.sourceIp);
+            if (w.contentType === null) a.appendNull();
+            else a.appendVarchar(w.contentType);
+            a.appendVarchar(w.headers);
+            a.appendBlob(w.body);
+            if (w.payload === null) a.appendNull();
+            else a.appendVarchar(w.payload);
+            a.endRow();
+          });
+          // flushSync runs on the main thread, but it only moves rows into the open transaction;
+          // the fsync happens in the async COMMIT below.
+          a.flushSync();
+          await slot.conn.run('COMMIT');
+          this.dirty = true;
+        } catch (err) {
+          a.clear();
+          await slot.conn.run('ROLLBACK').catch(() => undefined);
+          throw err;
+        }
+        return ids;
+      })
+      .finally(() => this.settle(first, first + batch.length - 1));
   }
 
-  /** Stores a batch of webhooks in one transaction: one WAL fsync for the lot. */
-  insertWebhooks(batch: readonly NewWebhook[]): Promise<void> {
-    return this.ingestLock.run(async () => {
-      const a = this.webhookAppender;
-      await this.ingestConn.run('BEGIN TRANSACTION');
-      try {
-        for (const w of batch) {
-          a.appendBigInt(BigInt(w.id));
-          a.appendTimestamp(ts(w.receivedAt));
-          a.appendVarchar(w.source);
-          a.appendVarchar(w.endpoint);
-          if (w.sourceIp === null) a.appendNull();
-          else a.appendVarchar(w.sourceIp);
-          if (w.contentType === null) a.appendNull();
-          else a.appendVarchar(w.contentType);
-          a.appendVarchar(w.headers);
-          a.appendBlob(w.body);
-          if (w.payload === null) a.appendNull();
-          else a.appendVarchar(w.payload);
-          a.endRow();
-        }
-        // flushSync runs on the main thread, but it only moves rows into the open transaction;
-        // the fsync happens in the async COMMIT below.
-        a.flushSync();
-        await this.ingestConn.run('COMMIT');
-        this.dirty = true;
-      } catch (err) {
-        a.clear();
-        await this.ingestConn.run('ROLLBACK').catch(() => undefined);
-        throw err;
-      }
-    });
+  /** Marks [lo, hi] as decided (committed or failed) and advances the watermark past settled ranges. */
+  private settle(lo: number, hi: number): void {
+    if (hi < lo) return;
+    this.settled.set(lo, hi);
+    let next: number | undefined;
+    while ((next = this.settled.get(this.committedUpTo + 1)) !== undefined) {
+      this.settled.delete(this.committedUpTo + 1);
+      this.committedUpTo = next;
+    }
   }
 
   unrouted(max: number): Promise<UnroutedWebhook[]> {
     return this.workLock.run(async () => {
-      const rows = (await this.workConn.runAndReadAll(queries.unrouted_webhooks, [this.routedUpTo, max])).getRowObjects();
+      const rows = (
+        await this.workConn.runAndReadAll(queries.unrouted_webhooks, [this.routedUpTo, this.committedUpTo, max])
+      ).getRowObjects();
       return rows.map((r) => ({
         id: numOf(r.id)!,
         source: strOf(r.source)!,
@@ -547,9 +585,9 @@ export class DuckDBStore {
 
   /** Checkpoints and closes every connection; the instance is closed by its owner. */
   async close(): Promise<void> {
-    await this.ingestLock.run(async () => this.webhookAppender.closeSync());
+    for (const slot of this.ingestSlots) await slot.lock.run(async () => slot.appender.closeSync());
     await this.workLock.run(async () => this.outcomeAppender.closeSync());
     await this.checkpoint(true);
-    for (const c of [this.ingestConn, this.workConn, this.readConn, this.checkpointConn]) c.closeSync();
+    for (const c of [...this.ingestSlots.map((s) => s.conn), this.workConn, this.readConn, this.checkpointConn]) c.closeSync();
   }
 }

@@ -37,7 +37,6 @@ it('serves a webhook through the bundled ingest handler on a plain node:http ser
   cleanups.push(() => gw.stop());
   const ingest = createIngest({
     committer: gw.committer,
-    allocateId: () => gw.store.allocateWebhookId(),
     maxBodyBytes: 1024,
     now: Date.now,
     metrics: gw.metrics,

@@ -1,7 +1,9 @@
--- unrouted_webhooks: the next webhooks past the routing cursor, oldest first.
--- $1 cursor (last routed id), $2 max.
+-- unrouted_webhooks: the next webhooks past the routing cursor, oldest first, up to the
+-- committed watermark (group commits on several connections may land out of order, and the
+-- cursor must never pass an id whose batch is still committing).
+-- $1 cursor (last routed id), $2 watermark (highest id with everything below decided), $3 max.
 SELECT id, source, endpoint, CAST(headers AS VARCHAR) AS headers, CAST(payload AS VARCHAR) AS payload
 FROM webhooks
-WHERE id > $1
+WHERE id > $1 AND id <= $2
 ORDER BY id
-LIMIT $2;
+LIMIT $3;
