@@ -16,7 +16,8 @@ export interface NewWebhook {
   sourceIp: string | null;
   contentType: string | null;
   headers: string;
-  body: Uint8Array;
+  /** Null when the body is `payload`'s UTF-8 text byte for byte (it is then stored once). */
+  body: Uint8Array | null;
   payload: string | null;
 }
 
@@ -213,7 +214,8 @@ export class DuckDBStore {
             if (w.contentType === null) a.appendNull();
             else a.appendVarchar(w.contentType);
             a.appendVarchar(w.headers);
-            a.appendBlob(w.body);
+            if (w.body === null) a.appendNull();
+            else a.appendBlob(w.body);
             if (w.payload === null) a.appendNull();
             else a.appendVarchar(w.payload);
             a.endRow();

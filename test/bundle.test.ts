@@ -51,7 +51,7 @@ it('serves a webhook through the bundled ingest handler on a plain node:http ser
   expect(res.status).toBe(202);
   const body = await res.json();
   expect(body).toMatchObject({ status: 'accepted', message: 'Webhook queued for processing' });
-  const rows = await gw.store.read('SELECT endpoint, decode(body) AS body FROM webhooks WHERE id = $1', [body.webhook_id]);
+  const rows = await gw.store.read('SELECT endpoint, decode(raw_body) AS body FROM webhooks_raw WHERE id = $1', [body.webhook_id]);
   expect(rows).toEqual([{ endpoint: 'bundled/path', body: '{"hello":"bundle"}' }]);
 
   const tooBig = await fetch(`http://127.0.0.1:${port}/webhook/bundled`, { method: 'POST', body: 'x'.repeat(2000) });

@@ -24,7 +24,7 @@ describe('ingest', () => {
     const res = await gw.post('/webhook/shop/orders', { event_type: 'order.created', order_id: 1 });
     expect(res.status).toBe(202);
     expect(res.json).toEqual({ status: 'accepted', webhook_id: 1, message: 'Webhook queued for processing' });
-    const rows = await gw.gateway.store.read("SELECT source, endpoint, decode(body) AS body, payload->>'order_id' AS oid FROM webhooks");
+    const rows = await gw.gateway.store.read("SELECT source, endpoint, decode(raw_body) AS body, payload->>'order_id' AS oid FROM webhooks_raw");
     expect(rows).toEqual([{ source: 'shop', endpoint: 'shop/orders', body: '{"event_type":"order.created","order_id":1}', oid: '1' }]);
   });
 
@@ -34,11 +34,22 @@ describe('ingest', () => {
     const a = await gw.post('/webhook/bin', bytes, { 'content-type': 'application/octet-stream' });
     const b = await gw.post('/webhook/form', 'a=1&b=2', { 'content-type': 'application/x-www-form-urlencoded' });
     expect([a.status, b.status]).toEqual([202, 202]);
-    const rows = await gw.gateway.store.read('SELECT id, body, payload, content_type FROM webhooks ORDER BY id');
+    const rows = await gw.gateway.store.read('SELECT id, raw_body AS body, payload, content_type FROM webhooks_raw ORDER BY id');
     expect(Buffer.from((rows[0]!.body as { bytes: Uint8Array }).bytes)).toEqual(Buffer.from(bytes));
     expect(rows[0]!.payload).toBeNull();
     expect(rows[1]!.content_type).toBe('application/x-www-form-urlencoded');
     expect(rows[1]!.payload).toBeNull();
+  });
+
+  it('keeps the exact bytes of a JSON body, whitespace and byte-order mark included', async () => {
+    gw = await startGateway();
+    const withBom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"a":  1}')]);
+    const spaced = Buffer.from('{ "b" :\n [1, 2] }');
+    for (const body of [withBom, spaced]) {
+      expect((await gw.post('/webhook/j', new Uint8Array(body), { 'content-type': 'application/json' })).status).toBe(202);
+    }
+    const rows = await gw.gateway.store.read('SELECT raw_body, payload->>\'a\' AS a FROM webhooks_raw ORDER BY id');
+    expect(rows.map((r) => Buffer.from((r.raw_body as { bytes: Uint8Array }).bytes))).toEqual([withBom, spaced]);
   });
 
   it('refuses a body over MAX_BODY_BYTES with 413 payload_too_large and stores nothing', async () => {

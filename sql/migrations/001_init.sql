@@ -12,9 +12,16 @@ CREATE TABLE webhooks (
     source_ip     VARCHAR,
     content_type  VARCHAR,
     headers       JSON      NOT NULL,
-    body          BLOB      NOT NULL,  -- raw bytes, for signatures and faithful forwarding
-    payload       JSON                 -- the body when it parses as JSON, else NULL
+    -- The raw bytes, for signatures and faithful forwarding, stored once: when the body is JSON
+    -- its bytes are exactly payload's UTF-8 text and body is NULL. The bytes are always
+    -- COALESCE(body, encode(CAST(payload AS VARCHAR))) (the raw_body column of webhooks_raw).
+    body          BLOB,
+    payload       JSON                 -- the body, verbatim, when it is UTF-8 JSON; else NULL
 );
+
+-- Every webhook with its exact raw bytes, however they are stored.
+CREATE VIEW webhooks_raw AS
+SELECT *, COALESCE(body, encode(CAST(payload AS VARCHAR))) AS raw_body FROM webhooks;
 
 -- One row per webhook once the rules have looked at it; matched = 0 means "no rule matched".
 CREATE TABLE webhook_routing (
