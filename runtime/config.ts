@@ -27,6 +27,8 @@ export interface Config {
   /** How long a claimed delivery belongs to this process before others may take it back. */
   leaseMs: number;
   drainIntervalMs: number;
+  /** Drain loops run at once, so one batch's HTTP deliveries overlap the next one's database work. */
+  drainWorkers: number;
   retryIntervalMs: number;
   deliveryConcurrency: number;
   responseBodyMaxBytes: number;
@@ -68,7 +70,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: num(env, 'PORT', 8000),
     host: env.HOST || '0.0.0.0',
     databasePath: env.DATABASE_PATH || join('data', 'duckhook.db'),
-    batchSize: num(env, 'BATCH_SIZE', 100, 1),
+    batchSize: num(env, 'BATCH_SIZE', 500, 1),
     maxRetries: num(env, 'MAX_RETRIES', 8),
     retryDelaySeconds: num(env, 'RETRY_DELAY', 30),
     backoffMultiplier: num(env, 'BACKOFF_MULTIPLIER', 3, 1),
@@ -83,6 +85,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     commitConcurrency: num(env, 'COMMIT_CONCURRENCY', 2, 1),
     leaseMs: num(env, 'LEASE_MS', 120_000, 1000),
     drainIntervalMs: num(env, 'DRAIN_INTERVAL_MS', 250, 1),
+    drainWorkers: num(env, 'DRAIN_WORKERS', 2, 1),
     retryIntervalMs: num(env, 'RETRY_INTERVAL_MS', 1000, 1),
     deliveryConcurrency: num(env, 'DELIVERY_CONCURRENCY', 128, 1),
     responseBodyMaxBytes: num(env, 'RESPONSE_BODY_MAX_BYTES', 1000, 0),

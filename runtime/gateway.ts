@@ -114,11 +114,15 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}) {
   function start(): void {
     if (running || !config.processor) return;
     running = true;
+    for (let i = 0; i < config.drainWorkers; i++) {
+      loops.push(
+        loop(`drain-${i}`, config.drainIntervalMs, async () => {
+          const r = await processor.drain({ max: config.batchSize, timeMs: 1000 });
+          return r.routed > 0 || r.claimed > 0;
+        }, drainWaker),
+      );
+    }
     loops.push(
-      loop('drain', config.drainIntervalMs, async () => {
-        const r = await processor.drain({ max: config.batchSize * 10, timeMs: 1000 });
-        return r.routed > 0 || r.claimed > 0;
-      }, drainWaker),
       loop('retry', config.retryIntervalMs, async () => {
         const r = await processor.retry({ max: config.batchSize * 10, timeMs: 1000 });
         return r.claimed > 0;

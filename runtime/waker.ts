@@ -1,21 +1,20 @@
-/** A sleep that can be cut short: the drain loop sleeps when idle and ingest wakes it on commit. */
+/** A sleep that can be cut short: drain loops sleep when idle and ingest wakes them on commit. */
 export class Waker {
-  private pending: (() => void) | null = null;
+  private readonly sleepers = new Set<() => void>();
 
   sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(finish, ms);
-      const self = this;
-      function finish() {
+      const finish = () => {
         clearTimeout(timer);
-        if (self.pending === finish) self.pending = null;
+        this.sleepers.delete(finish);
         resolve();
-      }
-      this.pending = finish;
+      };
+      const timer = setTimeout(finish, ms);
+      this.sleepers.add(finish);
     });
   }
 
   wake(): void {
-    this.pending?.();
+    for (const finish of [...this.sleepers]) finish();
   }
 }
