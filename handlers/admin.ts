@@ -1,10 +1,10 @@
 // admin: the routing rules API (seed-compatible GET/POST /routing-rules, PUT /{id}/toggle).
 // Every rule is dry-run in the sandbox before it is saved.
-import { timingSafeEqual } from 'node:crypto';
-import { Hono, type MiddlewareHandler } from 'hono';
+import { Hono } from 'hono';
 import type { Logger } from '../runtime/log.js';
 import type { RuleSandbox } from '../runtime/sandbox.js';
 import type { DuckDBStore, NewRule } from '../runtime/store.js';
+import { requireAdmin } from './auth.js';
 import { GatewayError, notFound, onError } from './errors.js';
 
 export interface AdminDeps {
@@ -13,18 +13,6 @@ export interface AdminDeps {
   adminToken: string | undefined;
   now: () => number;
   log: Logger;
-}
-
-function bearer(token: string | undefined): MiddlewareHandler {
-  return async (c, next) => {
-    if (token === undefined) return next();
-    const given = Buffer.from(c.req.header('authorization') ?? '');
-    const expected = Buffer.from(`Bearer ${token}`);
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      throw new GatewayError('unauthorized', 401, 'admin routes need Authorization: Bearer <ADMIN_TOKEN>');
-    }
-    return next();
-  };
 }
 
 const bad = (message: string) => new GatewayError('rule_invalid', 400, message);
@@ -78,8 +66,8 @@ export function createAdmin(deps: AdminDeps): Hono {
   const app = new Hono();
   app.onError(onError(deps.log));
   app.notFound(notFound());
-  app.use('/routing-rules', bearer(deps.adminToken));
-  app.use('/routing-rules/*', bearer(deps.adminToken));
+  app.use('/routing-rules', requireAdmin(deps.adminToken));
+  app.use('/routing-rules/*', requireAdmin(deps.adminToken));
 
   app.get('/routing-rules', async (c) => c.json({ rules: await deps.store.listRules() }));
 

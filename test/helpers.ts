@@ -16,6 +16,9 @@ export function tempDir(prefix = 'duckhook-test-'): { dir: string; cleanup: () =
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/** The admin token test gateways are started with; helpers send it unless told otherwise. */
+export const TEST_ADMIN_TOKEN = 'test-admin-token';
+
 export class ManualClock {
   constructor(public t = Date.parse('2026-01-01T00:00:00Z')) {}
   now = () => this.t;
@@ -92,7 +95,7 @@ export async function startGateway(env: Record<string, string> = {}, opts: { rea
       cb();
     },
   });
-  const config = loadConfig({ DATABASE_PATH: dbPath, PROCESSOR: 'false', LOG_LEVEL: 'info', ...env });
+  const config = loadConfig({ DATABASE_PATH: dbPath, PROCESSOR: 'false', LOG_LEVEL: 'info', ADMIN_TOKEN: TEST_ADMIN_TOKEN, ...env });
   const gateway = await createGateway(config, {
     now: opts.realClock ? Date.now : clock.now,
     random: () => 0.5, // jitter factor exactly 1: delays follow the policy to the millisecond
@@ -103,7 +106,8 @@ export async function startGateway(env: Record<string, string> = {}, opts: { rea
   await new Promise<void>((resolve) => (server.listening ? resolve() : server.once('listening', () => resolve())));
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
-  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+  const call = async (method: string, path: string, body?: unknown, extra: Record<string, string> = {}) => {
+    const headers = { authorization: `Bearer ${config.adminToken ?? ''}`, ...extra };
     const res = await fetch(url + path, {
       method,
       headers: body === undefined || typeof body !== 'object' || body instanceof Uint8Array ? headers : { 'content-type': 'application/json', ...headers },

@@ -297,6 +297,27 @@ describe('retry', () => {
   });
 });
 
+describe('admin auth', () => {
+  it('answers 401 unauthorized without the token or with a wrong one', async () => {
+    gw = await startGateway();
+    const missing = await fetch(`${gw.url}/routing-rules`);
+    expect(missing.status).toBe(401);
+    expect((await missing.json()).error.code).toBe('unauthorized');
+    const wrong = await fetch(`${gw.url}/routing-rules`, { headers: { authorization: 'Bearer nope' } });
+    expect(wrong.status).toBe(401);
+    expect((await gw.get('/routing-rules')).status).toBe(200);
+  });
+
+  it('refuses admin routes when no ADMIN_TOKEN is configured, saying how to enable them', async () => {
+    gw = await startGateway({ ADMIN_TOKEN: '' });
+    const res = await gw.get('/routing-rules');
+    expect(res.status).toBe(403);
+    expect(res.json.error).toEqual({ code: 'admin_disabled', message: expect.stringMatching(/set ADMIN_TOKEN/) });
+    // Ingest stays open.
+    expect((await gw.post('/webhook/x', { a: 1 })).status).toBe(202);
+  });
+});
+
 describe('status and health', () => {
   it('answers 404 not_found for an unknown webhook and 400 for a bad id', async () => {
     gw = await startGateway();

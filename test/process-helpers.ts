@@ -1,6 +1,7 @@
 // The gateway as a real child process (dist/runtime.js), for crash, shutdown and lock tests.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Pool } from 'undici';
+import { TEST_ADMIN_TOKEN } from './helpers.js';
 
 export interface Child {
   proc: ChildProcess;
@@ -13,7 +14,7 @@ export interface Child {
 /** Starts dist/runtime.js and resolves once it prints its listening line. */
 export function spawnGateway(env: Record<string, string>): Promise<Child> {
   const proc = spawn(process.execPath, ['dist/runtime.js'], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ADMIN_TOKEN: TEST_ADMIN_TOKEN, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -65,6 +66,10 @@ export async function burst(url: string, count: number, connections: number, onP
 }
 
 export async function postJson(url: string, path: string, body: unknown, method = 'POST') {
-  const res = await fetch(url + path, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(url + path, {
+    method,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, json: (await res.json()) as any };
 }
