@@ -5,11 +5,13 @@ import { writeSqlModule } from './sql/build.mjs';
 
 writeSqlModule();
 
-const handlers = ['ingest', 'drain', 'retry', 'metrics', 'status', 'admin'];
+const handlers = ['ingest', 'drain', 'retry', 'metrics', 'status', 'admin', 'replay', 'sql', 'sources'];
 
 await build({
   entryPoints: {
     runtime: 'runtime/main.ts',
+    // The duckhook admin command (package.json "bin"); it only talks HTTP to a running gateway.
+    cli: 'runtime/cli.ts',
     ...Object.fromEntries(handlers.map((h) => [`handlers/${h}`, `handlers/${h}.ts`])),
     bench: 'bench/index.ts',
   },

@@ -46,10 +46,13 @@ async function targetCount(port: number): Promise<TargetCount> {
   return (await res.json()) as TargetCount;
 }
 
+/** The gateway children get this token (bench/index.ts); rules and /drain need it. */
+const ADMIN = { authorization: `Bearer ${process.env.ADMIN_TOKEN || 'bench-admin-token'}` };
+
 async function createRule(gateway: Child, target: Child, transform: string): Promise<void> {
   const res = await fetch(`http://127.0.0.1:${gateway.port}/routing-rules`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...ADMIN },
     body: JSON.stringify({
       rule_name: 'bench_orders',
       description: 'benchmark: every order.created to the counting target',
@@ -242,7 +245,7 @@ export async function drainPhase(s: E2ESettings): Promise<void> {
       const t = performance.now();
       const res = await fetch(`http://127.0.0.1:${gateway.port}/drain`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...ADMIN },
         body: JSON.stringify({ max: 5000, time_ms: 10_000 }),
       });
       if (res.status !== 200) throw new Error(`POST /drain answered ${res.status}: ${await res.text()}`);

@@ -5,13 +5,14 @@
 //   e2e     the gateway with its processor on, one rule, a counting HTTP target: accepted/s, delivered/s, backlog
 //   drain   the processor alone: POST /drain over a backlog ingested with the processor off
 //   claim   store.claim() (and the rest of a drain batch's database work) at 10k, 100k, 1M deliveries
+//   backtest  a candidate rule backtested (count, sample, shadowing) over 1M stored webhooks
 // Pick phases with BENCH_ONLY=ingest,claim (or as arguments: `node dist/bench.js e2e`).
 //
 // Knobs (env): BENCH_CONNECTIONS=50,200  BENCH_SECONDS=10  BENCH_WARMUP_SECONDS=2
 //   BENCH_E2E_SECONDS=30  BENCH_E2E_CONNECTIONS=50  BENCH_E2E_WAIT_SECONDS=60
 //   BENCH_E2E_TRANSFORM='SELECT payload'  BENCH_DRAIN_BACKLOG=20000
 //   BENCH_CLAIM_SIZES=10000,100000,1000000  BENCH_CLAIM_RUNS=7  BENCH_CLAIM_LIFECYCLE=0 (insert history as
-//   'delivered' directly)  BENCH_KEEP_TMP=1
+//   'delivered' directly)  BENCH_BACKTEST_WEBHOOKS=1000000  BENCH_BACKTEST_RUNS=3  BENCH_KEEP_TMP=1
 // The gateway children inherit the environment (so COMMIT_WINDOW_MS, COMMIT_MAX_BATCH, BATCH_SIZE,
 // DELIVERY_CONCURRENCY... apply); PORT, HOST, DATABASE_PATH and PROCESSOR are set by the bench,
 // LOG_LEVEL defaults to warn.
@@ -23,13 +24,14 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { backtestPhase } from './backtest.js';
 import { claimPhase } from './claim.js';
 import { drainPhase, e2ePhase } from './e2e.js';
 import { ingestPhase } from './ingest.js';
 import { serveChild } from './servers.js';
 import { envList, envNum, killAllChildrenSync, out, stopAllChildren, table, targets } from './util.js';
 
-const PHASES = ['ingest', 'e2e', 'drain', 'claim'] as const;
+const PHASES = ['ingest', 'e2e', 'drain', 'claim', 'backtest'] as const;
 type Phase = (typeof PHASES)[number];
 
 const GATEWAY_KEYS = [
@@ -64,7 +66,8 @@ async function main(): Promise<void> {
   const benchScript = fileURLToPath(import.meta.url);
   const runtimeScript = join(here, 'runtime.js');
   const tmp = mkdtempSync(join(os.tmpdir(), 'duckhook-bench-'));
-  const gatewayEnv: Record<string, string | undefined> = { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL || 'warn' };
+  // Admin routes (rules, /drain) need a token; the bench sends this one (bench/e2e.ts).
+  const gatewayEnv: Record<string, string | undefined> = { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL || 'warn', ADMIN_TOKEN: process.env.ADMIN_TOKEN || 'bench-admin-token' };
 
   const cleanup = () => {
     killAllChildrenSync();
@@ -124,6 +127,14 @@ async function main(): Promise<void> {
         sizes: envList('BENCH_CLAIM_SIZES', [10_000, 100_000, 1_000_000]),
         runs: envNum('BENCH_CLAIM_RUNS', 7),
         pending: 100,
+      });
+    }
+    if (phases.includes('backtest')) {
+      await backtestPhase({
+        tmp,
+        webhooks: envNum('BENCH_BACKTEST_WEBHOOKS', 1_000_000),
+        runs: envNum('BENCH_BACKTEST_RUNS', 3),
+        chunkRows: envNum('BACKTEST_CHUNK_ROWS', 50_000),
       });
     }
   } finally {

@@ -1,65 +1,61 @@
-// admin: the routing rules API (seed-compatible GET/POST /routing-rules, PUT /{id}/toggle).
-// Every rule is dry-run in the sandbox before it is saved.
-import { Hono } from 'hono';
+// admin: routing rules (the seed's GET/POST /routing-rules and PUT /{id}/toggle, plus get,
+// replace, patch, delete, failures), backtests against stored history, and rules as files
+// (export/import). Every route needs the admin token; every write is validated and dry-run in the
+// sandbox first.
+import { Hono, type Context } from 'hono';
+import type { BacktestRequest } from '../runtime/backtest.js';
 import type { Logger } from '../runtime/log.js';
-import type { RuleSandbox } from '../runtime/sandbox.js';
-import type { DuckDBStore, NewRule } from '../runtime/store.js';
+import type { RuleService } from '../runtime/rules.js';
+import type { DuckDBStore } from '../runtime/store.js';
 import { requireAdmin } from './auth.js';
 import { GatewayError, notFound, onError } from './errors.js';
 
 export interface AdminDeps {
-  store: Pick<DuckDBStore, 'listRules' | 'insertRule' | 'toggleRule'>;
-  sandbox: Pick<RuleSandbox, 'check'>;
+  store: Pick<DuckDBStore, 'listRules' | 'getRule' | 'toggleRule' | 'ruleFailures'>;
+  rules: RuleService;
+  backtest: (req: BacktestRequest) => Promise<unknown>;
   adminToken: string | undefined;
   now: () => number;
   log: Logger;
 }
 
-const bad = (message: string) => new GatewayError('rule_invalid', 400, message);
+type Body = Record<string, unknown>;
 
-function parseRule(body: Record<string, unknown>): NewRule {
-  const str = (key: string, required = true): string => {
-    const v = body[key];
-    if (v === undefined || v === null) {
-      if (required) throw bad(`${key} is required`);
-      return '';
-    }
-    if (typeof v !== 'string') throw bad(`${key} must be a string`);
-    return v;
-  };
-  const targetUrl = str('target_url');
-  let url: URL;
+/** The request body as a JSON object, or 400 `code`. */
+export async function jsonObject(c: Context, code = 'request_invalid'): Promise<Body> {
+  let body: unknown;
   try {
-    url = new URL(targetUrl);
+    const text = await c.req.text();
+    body = text.trim() ? JSON.parse(text) : {};
   } catch {
-    throw bad('target_url must be an absolute http(s) URL');
+    throw new GatewayError(code, 400, 'body must be a JSON object');
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw bad('target_url must be an absolute http(s) URL');
-  const policy = (body.retry_policy ?? {}) as Record<string, unknown>;
-  if (typeof policy !== 'object' || Array.isArray(policy)) throw bad('retry_policy must be an object');
-  const positive = (v: unknown, name: string, min: number, max: number) => {
-    if (v === undefined) return undefined;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) throw bad(`${name} must be a number in [${min}, ${max}]`);
-    return v;
-  };
-  const maxRetries = positive(policy.max_retries, 'retry_policy.max_retries', 0, 100);
-  if (maxRetries !== undefined && !Number.isInteger(maxRetries)) throw bad('retry_policy.max_retries must be an integer');
-  const name = str('rule_name');
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw bad('rule_name must be 1-64 letters, digits, _ . -');
-  return {
-    ruleName: name,
-    description: str('description', false),
-    filterQuery: str('filter_query'),
-    transformQuery: str('transform_query', false) || 'SELECT payload',
-    targetUrl,
-    timeoutSeconds: positive(body.timeout_seconds, 'timeout_seconds', 1, 60) ?? 30,
-    priority: positive(body.priority, 'priority', -1_000_000, 1_000_000) ?? 100,
-    retryPolicy: {
-      maxRetries,
-      backoffMultiplier: positive(policy.backoff_multiplier, 'retry_policy.backoff_multiplier', 1, 100),
-      baseDelaySeconds: positive(policy.base_delay_seconds, 'retry_policy.base_delay_seconds', 0, 86_400),
-    },
-  };
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new GatewayError(code, 400, 'body must be a JSON object');
+  return body as Body;
+}
+
+/** A positive integer path parameter, or 400 id_invalid. */
+export function idParam(c: Context, name = 'id'): number {
+  const id = Number(c.req.param(name));
+  if (!Number.isSafeInteger(id) || id < 1) throw new GatewayError('id_invalid', 400, `${name} must be a positive integer`);
+  return id;
+}
+
+/** An optional ISO-8601 time (or epoch ms) field as epoch ms. */
+export function timeField(body: Body, key: string, code: string): number | undefined {
+  const v = body[key];
+  if (v === undefined || v === null) return undefined;
+  const ms = typeof v === 'number' ? v : typeof v === 'string' ? Date.parse(v) : NaN;
+  if (!Number.isFinite(ms)) throw new GatewayError(code, 400, `${key} must be an ISO-8601 time or epoch milliseconds`);
+  return ms;
+}
+
+/** An optional integer field within [min, max]. */
+export function intField(body: Body, key: string, fallback: number, min: number, max: number, code: string): number {
+  const v = body[key];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new GatewayError(code, 400, `${key} must be an integer in [${min}, ${max}]`);
+  return v;
 }
 
 export function createAdmin(deps: AdminDeps): Hono {
@@ -72,29 +68,82 @@ export function createAdmin(deps: AdminDeps): Hono {
   app.get('/routing-rules', async (c) => c.json({ rules: await deps.store.listRules() }));
 
   app.post('/routing-rules', async (c) => {
-    let body: Record<string, unknown>;
+    const { id, testResult } = await deps.rules.create(await jsonObject(c, 'rule_invalid'));
+    return c.json({ id, message: 'Routing rule created successfully', test_result: testResult }, 201);
+  });
+
+  // Files first, so "export" is never taken for an id.
+  app.get('/routing-rules/export', async (c) => c.json(await deps.rules.exportRules()));
+
+  app.post('/routing-rules/import', async (c) => {
+    let doc: unknown;
     try {
-      body = (await c.req.json()) as Record<string, unknown>;
+      doc = await c.req.json();
     } catch {
-      throw bad('body must be a JSON object');
+      throw new GatewayError('rule_invalid', 400, 'body must be JSON: an array of rules or {"rules": [...]}');
     }
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw bad('body must be a JSON object');
-    const rule = parseRule(body);
-    const sample = await deps.sandbox.check(rule, body.test_payload ?? {});
-    let id: number;
-    try {
-      id = await deps.store.insertRule(rule, deps.now());
-    } catch (err) {
-      if (/unique|duplicate key/i.test((err as Error).message)) {
-        throw new GatewayError('rule_exists', 409, `a rule named ${rule.ruleName} already exists`);
-      }
-      throw err;
-    }
-    deps.log.info({ rule_id: id, rule_name: rule.ruleName }, 'routing rule created');
-    return c.json(
-      { id, message: 'Routing rule created successfully', test_result: { matched: sample.length > 0, body: sample[0]?.body ?? null } },
-      201,
-    );
+    return c.json(await deps.rules.importRules(doc));
+  });
+
+  const backtestRequest = (body: Body, base?: { filter_query: string | null; transform_query: string | null; id: number | null }): BacktestRequest => {
+    const filter = body.filter_query ?? base?.filter_query;
+    const transform = body.transform_query ?? base?.transform_query ?? 'SELECT payload';
+    if (typeof filter !== 'string') throw new GatewayError('rule_invalid', 400, 'filter_query is required');
+    if (typeof transform !== 'string') throw new GatewayError('rule_invalid', 400, 'transform_query must be a string');
+    return {
+      filterQuery: filter,
+      transformQuery: transform,
+      since: timeField(body, 'since', 'request_invalid'),
+      until: timeField(body, 'until', 'request_invalid'),
+      limit: intField(body, 'limit', 10_000_000, 1, 100_000_000, 'request_invalid'),
+      sample: intField(body, 'sample', 5, 0, 100, 'request_invalid'),
+      ruleId: base?.id ?? undefined,
+      testPayload: body.test_payload,
+    };
+  };
+
+  app.post('/routing-rules/test', async (c) => c.json(await deps.backtest(backtestRequest(await jsonObject(c)))));
+
+  app.post('/routing-rules/:id/test', async (c) => {
+    const rule = await deps.store.getRule(idParam(c));
+    if (!rule) throw new GatewayError('not_found', 404, `rule ${c.req.param('id')} not found`);
+    return c.json(await deps.backtest(backtestRequest(await jsonObject(c), rule)));
+  });
+
+  app.get('/routing-rules/:id', async (c) => {
+    const rule = await deps.store.getRule(idParam(c));
+    if (!rule) throw new GatewayError('not_found', 404, `rule ${c.req.param('id')} not found`);
+    return c.json(rule);
+  });
+
+  app.get('/routing-rules/:id/errors', async (c) => {
+    const id = idParam(c);
+    const rule = await deps.store.getRule(id);
+    if (!rule) throw new GatewayError('not_found', 404, `rule ${id} not found`);
+    const failures = await deps.store.ruleFailures(id, 100);
+    return c.json({
+      rule_id: id,
+      rule_name: rule.rule_name,
+      error_count: rule.error_count,
+      failures: failures.map((f) => ({
+        ...f,
+        // Those webhooks got no delivery from this rule: this body sends them to it once it is fixed.
+        replay: { where: `id BETWEEN ${f.first_webhook_id} AND ${f.last_webhook_id}`, rule_id: id },
+      })),
+    });
+  });
+
+  const write = (merge: boolean) => async (c: Context) => {
+    const { id, testResult } = await deps.rules.update(idParam(c), await jsonObject(c, 'rule_invalid'), merge);
+    return c.json({ id, message: 'Routing rule updated successfully', test_result: testResult, rule: await deps.store.getRule(id) });
+  };
+  app.put('/routing-rules/:id', write(false));
+  app.patch('/routing-rules/:id', write(true));
+
+  app.delete('/routing-rules/:id', async (c) => {
+    const id = idParam(c);
+    await deps.rules.remove(id);
+    return c.json({ id, message: 'Routing rule deleted successfully' });
   });
 
   app.put('/routing-rules/:id/toggle', async (c) => {

@@ -3,12 +3,15 @@
 import { Hono } from 'hono';
 import type { Logger } from '../runtime/log.js';
 import type { Processor } from '../runtime/processor.js';
+import { requireAdmin } from './auth.js';
 import { readBudget, type BudgetLimits } from './budget.js';
 import { notFound, onError } from './errors.js';
 
 export interface RetryDeps {
   processor: Pick<Processor, 'retry'>;
   limits: BudgetLimits;
+  /** Schedulers call with the admin token: drain and retry send webhooks out. */
+  adminToken: string | undefined;
   log: Logger;
 }
 
@@ -16,6 +19,7 @@ export function createRetry(deps: RetryDeps): Hono {
   const app = new Hono();
   app.onError(onError(deps.log));
   app.notFound(notFound());
+  app.use('/retry', requireAdmin(deps.adminToken));
   app.post('/retry', async (c) => c.json(await deps.processor.retry(await readBudget(c, deps.limits))));
   return app;
 }

@@ -2,12 +2,15 @@
 import { Hono } from 'hono';
 import type { Logger } from '../runtime/log.js';
 import type { DuckDBStore } from '../runtime/store.js';
+import { requireAdmin } from './auth.js';
 import { GatewayError, notFound, onError } from './errors.js';
 
 export interface StatusDeps {
   store: Pick<DuckDBStore, 'webhookStatus' | 'ping'>;
   /** 'running' (own timers), 'external' (a scheduler calls /drain and /retry) or 'stopped'. */
   processorState: () => 'running' | 'external' | 'stopped';
+  /** /status shows stored webhooks and needs the admin token; /health stays open. */
+  adminToken: string | undefined;
   log: Logger;
 }
 
@@ -15,6 +18,7 @@ export function createStatus(deps: StatusDeps): Hono {
   const app = new Hono();
   app.onError(onError(deps.log));
   app.notFound(notFound());
+  app.use('/status/*', requireAdmin(deps.adminToken));
 
   app.get('/status/:id', async (c) => {
     const id = Number(c.req.param('id'));

@@ -41,6 +41,35 @@ export interface Config {
   checkpointThreshold: string;
   /** Run the drain and retry timers in this process (off when an external scheduler calls them). */
   processor: boolean;
+  /** JSON file of routing rules imported (by rule_name) at start; unset = none. */
+  rulesFile: string | undefined;
+  /** Backtests and replays copy history into the sandbox this many webhooks at a time. */
+  backtestChunkRows: number;
+  /** A backtest stops (complete: false) after this long. */
+  backtestTimeLimitMs: number;
+  /** POST /replay refuses a predicate matching more webhooks than this. */
+  replayMaxWebhooks: number;
+  /** POST /admin/sql: most rows returned, and the time limit. */
+  adminSqlMaxRows: number;
+  adminSqlTimeoutMs: number;
+  /** JSON file of sources ({"name": {verification, dedup, ...}}) loaded at start; unset = none. */
+  sourcesFile: string | undefined;
+  /** What happens to webhooks for a source nobody configured: stored unverified, or 404. */
+  unknownSources: 'accept' | 'reject';
+  /** Keep authorization, cookie and signature headers verbatim in stored headers (masked by default). */
+  storeSensitiveHeaders: boolean;
+  /** Hosts and CIDRs rule targets must be in (unset = any target but cloud metadata addresses). */
+  targetAllowlist: string[] | undefined;
+  /** JSON nested deeper than this is stored as bytes only (payload NULL). */
+  maxJsonDepth: number;
+  /** Node HTTP server limits against slow or oversized requests. */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxHeaderBytes: number;
+  maxHeadersCount: number;
+  /** In-memory dedup keys kept before the oldest are looked up in DuckDB instead. */
+  dedupMemoryKeys: number;
 }
 
 export class ConfigError extends Error {
@@ -61,6 +90,13 @@ function bool(env: Record<string, string | undefined>, key: string, fallback: bo
   if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
   if (['0', 'false', 'no', 'off'].includes(raw)) return false;
   throw new ConfigError(`${key} must be true or false, got ${JSON.stringify(env[key])}`);
+}
+
+function oneOf<T extends string>(env: Record<string, string | undefined>, key: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[key]?.toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(`${key} must be one of ${allowed.join(', ')}, got ${JSON.stringify(env[key])}`);
+  return raw as T;
 }
 
 /** Parses configuration from environment variables, applying the documented defaults. */
@@ -95,5 +131,24 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     checkpointIntervalMs: num(env, 'CHECKPOINT_INTERVAL_MS', 2000),
     checkpointThreshold: env.CHECKPOINT_THRESHOLD || '1GB',
     processor: bool(env, 'PROCESSOR', true),
+    rulesFile: env.RULES_FILE || undefined,
+    backtestChunkRows: num(env, 'BACKTEST_CHUNK_ROWS', 50_000, 100),
+    backtestTimeLimitMs: num(env, 'BACKTEST_TIME_LIMIT_MS', 60_000, 100),
+    replayMaxWebhooks: num(env, 'REPLAY_MAX_WEBHOOKS', 100_000, 1),
+    adminSqlMaxRows: num(env, 'ADMIN_SQL_MAX_ROWS', 1000, 1),
+    adminSqlTimeoutMs: num(env, 'ADMIN_SQL_TIMEOUT_MS', 10_000, 100),
+    sourcesFile: env.SOURCES_FILE || undefined,
+    unknownSources: oneOf(env, 'UNKNOWN_SOURCES', ['accept', 'reject'] as const, 'accept'),
+    storeSensitiveHeaders: bool(env, 'STORE_SENSITIVE_HEADERS', false),
+    targetAllowlist: env.TARGET_ALLOWLIST
+      ? env.TARGET_ALLOWLIST.split(',').map((s) => s.trim()).filter(Boolean)
+      : undefined,
+    maxJsonDepth: num(env, 'MAX_JSON_DEPTH', 64, 1),
+    headersTimeoutMs: num(env, 'HEADERS_TIMEOUT_MS', 10_000, 1),
+    requestTimeoutMs: num(env, 'REQUEST_TIMEOUT_MS', 30_000, 1),
+    keepAliveTimeoutMs: num(env, 'KEEP_ALIVE_TIMEOUT_MS', 5_000, 1),
+    maxHeaderBytes: num(env, 'MAX_HEADER_BYTES', 16 * 1024, 1024),
+    maxHeadersCount: num(env, 'MAX_HEADERS_COUNT', 100, 1),
+    dedupMemoryKeys: num(env, 'DEDUP_MEMORY_KEYS', 200_000, 1),
   };
 }

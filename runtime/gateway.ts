@@ -7,15 +7,26 @@ import { createDrain } from '../handlers/drain.js';
 import { createIngest } from '../handlers/ingest.js';
 import { createMetricsHandler } from '../handlers/metrics.js';
 import { createRetry } from '../handlers/retry.js';
+import { createSourcesAdmin } from '../handlers/sources.js';
+import { createReplay } from '../handlers/replay.js';
+import { createSql } from '../handlers/sql.js';
 import { createStatus } from '../handlers/status.js';
+import { AdminSql } from './admin-sql.js';
+import { backtest } from './backtest.js';
 import type { Config } from './config.js';
 import { openDatabase } from './db.js';
+import { openDeduplicator } from './dedup.js';
 import { Deliverer } from './deliver.js';
 import { GroupCommitter } from './group-commit.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
+import { NetGuard, type Resolver } from './netguard.js';
+import { createRuleOutbound, withOutbound } from './outbound.js';
 import { createProcessor } from './processor.js';
+import { createReplayer } from './replay.js';
+import { createRuleService } from './rules.js';
 import { RuleSandbox } from './sandbox.js';
+import { SourceRegistry } from './sources.js';
 import { DuckDBStore, type NewWebhook } from './store.js';
 import { Waker } from './waker.js';
 
@@ -24,6 +35,8 @@ export interface GatewayOptions {
   now?: () => number;
   random?: () => number;
   log?: Logger;
+  /** Resolves target host names for the outbound guard; tests map names to addresses with it. */
+  resolve?: Resolver;
 }
 
 export type Gateway = Awaited<ReturnType<typeof createGateway>>;
@@ -41,12 +54,19 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}) {
   });
   const store = await DuckDBStore.open(instance, config.databasePath, now(), config.commitConcurrency);
   const sandbox = await RuleSandbox.create(config.ruleTimeoutMs);
+  // Backtests and replays get a sandbox of their own, so a long one never holds up routing.
+  const adminSandbox = await RuleSandbox.create(config.ruleTimeoutMs);
+  const adminSql = await AdminSql.create(instance, { timeoutMs: config.adminSqlTimeoutMs, maxRows: config.adminSqlMaxRows });
   const metrics = createMetrics();
+  const guard = new NetGuard({ allowlist: config.targetAllowlist, resolve: opts.resolve });
   const deliverer = new Deliverer({
     connections: config.deliveryConcurrency,
     responseBodyMaxBytes: config.responseBodyMaxBytes,
     connectTimeoutMs: 5000,
+    guard,
   });
+  const sources = await SourceRegistry.open(store, log, now(), config.sourcesFile);
+  const dedup = await openDeduplicator(store, now(), sources.longestDedupWindowMs(), config.dedupMemoryKeys);
 
   const drainWaker = new Waker();
   const retryWaker = new Waker();
@@ -79,12 +99,54 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}) {
 
   const app = new Hono();
   const mount = (sub: Hono) => app.route('/', sub);
-  mount(createIngest({ committer, maxBodyBytes: config.maxBodyBytes, now, metrics, log }));
-  mount(createDrain({ processor, limits, log }));
-  mount(createRetry({ processor, limits, log }));
+  mount(
+    createIngest({
+      committer,
+      maxBodyBytes: config.maxBodyBytes,
+      now,
+      metrics,
+      log,
+      sources,
+      dedup,
+      unknownSources: config.unknownSources,
+      storeSensitiveHeaders: config.storeSensitiveHeaders,
+      maxJsonDepth: config.maxJsonDepth,
+      maxHeadersCount: config.maxHeadersCount,
+    }),
+  );
+  mount(createSourcesAdmin({ sources, adminToken: config.adminToken, now, log }));
+  mount(createDrain({ processor, limits, adminToken: config.adminToken, log }));
+  mount(createRetry({ processor, limits, adminToken: config.adminToken, log }));
   mount(createMetricsHandler({ metrics, store, log }));
-  mount(createStatus({ store, processorState: () => (!config.processor ? 'external' : running ? 'running' : 'stopped'), log }));
-  mount(createAdmin({ store, sandbox, adminToken: config.adminToken, now, log }));
+  mount(createStatus({ store, processorState: () => (!config.processor ? 'external' : running ? 'running' : 'stopped'), adminToken: config.adminToken, log }));
+  // Every rule write passes the outbound guard (targets) and records forward_headers (runtime/outbound.ts).
+  const rules = withOutbound(createRuleService({ store, sandbox, now, log }), createRuleOutbound(guard, store));
+  const history = { store, sandbox: adminSandbox, chunkRows: config.backtestChunkRows };
+  mount(
+    createAdmin({
+      store,
+      rules,
+      backtest: (req) => backtest({ ...history, timeLimitMs: config.backtestTimeLimitMs }, req),
+      adminToken: config.adminToken,
+      now,
+      log,
+    }),
+  );
+  const replayer = createReplayer({
+    ...history,
+    defaults: { maxRetries: config.maxRetries, backoffMultiplier: config.backoffMultiplier, baseDelaySeconds: config.retryDelaySeconds },
+    now,
+    wake: () => drainWaker.wake(),
+    counted: (reason, n) => metrics.replayedDeliveries.inc({ reason }, n),
+    log,
+    maxWebhooks: config.replayMaxWebhooks,
+  });
+  mount(createReplay({ replayer, adminToken: config.adminToken, log }));
+  mount(createSql({ sql: adminSql, maxRows: config.adminSqlMaxRows, adminToken: config.adminToken, log }));
+  if (config.rulesFile) {
+    const r = await rules.loadFile(config.rulesFile);
+    log.info({ file: config.rulesFile, created: r.created.length, updated: r.updated.length, unchanged: r.unchanged.length }, 'RULES_FILE imported');
+  }
 
   /** A loop that runs `step` back to back while it finds work, else sleeps `idleMs` or until woken. */
   function loop(name: string, idleMs: number, step: () => Promise<boolean>, waker: Waker) {
@@ -143,11 +205,13 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}) {
     if (released > 0) log.warn({ count: released }, 'released leases on shutdown');
     await deliverer.close();
     await checkpointing;
+    adminSql.close();
     await store.close();
     sandbox.close();
+    adminSandbox.close();
     instance.closeSync();
     log.info('stopped');
   }
 
-  return { app, start, stop, store, processor, metrics, config, committer, log };
+  return { app, start, stop, store, processor, metrics, config, committer, log, sources };
 }

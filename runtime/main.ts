@@ -6,6 +6,7 @@ import type { Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig } from './config.js';
 import { createGateway } from './gateway.js';
+import { hardenServer, serverOptions } from './http-limits.js';
 
 export { createGateway } from './gateway.js';
 export { loadConfig } from './config.js';
@@ -39,8 +40,9 @@ async function main(): Promise<void> {
     fetch: app.fetch,
     port: config.port,
     hostname: config.host,
-    serverOptions: { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 },
+    serverOptions: serverOptions(config),
   }) as Server;
+  hardenServer(server, config);
   server.on('listening', () => {
     const addr = server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.port;

@@ -70,6 +70,26 @@ export function createMetrics() {
       help: 'Size of DuckDB database file',
       registers: [registry],
     }),
+    // rule_name comes from the rules table (admin-controlled); the error text is in the API, not here.
+    ruleErrors: new Counter({
+      name: 'webhook_rule_errors_total',
+      help: 'Drain batches in which a routing rule errored or ran out of time (its matches in that batch were not routed)',
+      labelNames: ['rule_name'] as const,
+      registers: [registry],
+    }),
+    replayedDeliveries: new Counter({
+      name: 'webhook_replayed_deliveries_total',
+      help: 'Deliveries created by replays (webhook, predicate, dead-delivery retry)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    // source is a configured source name or 'other'; reason is one of three verification codes.
+    verificationFailures: new Counter({
+      name: 'webhook_verification_failures_total',
+      help: 'Webhooks refused because their sender could not be verified',
+      labelNames: ['source', 'reason'] as const,
+      registers: [registry],
+    }),
     lastSuccess: new Gauge({
       name: 'webhook_last_successful_processing_timestamp',
       help: 'Timestamp of last successful webhook processing',

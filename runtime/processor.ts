@@ -101,10 +101,13 @@ export function createProcessor(deps: ProcessorDeps) {
     const rules = await store.activeRules();
     const evaluation = await sandbox.evaluate(rules, batch);
     const ruleErrors: Record<string, string> = {};
+    const failures = [];
     for (const [ruleId, message] of evaluation.errors) {
       const rule = rules.find((r) => r.id === ruleId)!;
       ruleErrors[rule.ruleName] = message;
-      log.warn({ rule_id: ruleId, rule_name: rule.ruleName, error: message }, 'rule failed on a batch');
+      metrics.ruleErrors.inc({ rule_name: rule.ruleName });
+      failures.push({ ruleId, ruleName: rule.ruleName, firstId: batch[0]!.id, lastId: batch[batch.length - 1]!.id, webhooks: batch.length, error: message });
+      log.warn({ rule_id: ruleId, rule_name: rule.ruleName, error: message, first_webhook_id: batch[0]!.id, last_webhook_id: batch[batch.length - 1]!.id }, 'rule failed on a batch; its matches there can be replayed once fixed');
     }
     // Per webhook, its matches in rule priority order (rules arrive sorted by priority).
     const perWebhook = new Map<number, NewDelivery[]>();
@@ -126,6 +129,8 @@ export function createProcessor(deps: ProcessorDeps) {
       records.push({ webhookId: w.id, matched: list.length, ruleErrors: errors });
     }
     await store.recordRouting(now(), batch[batch.length - 1]!.id, records, deliveries);
+    // Recorded against the rule (GET /routing-rules/{id}/errors), with the id range to replay to it.
+    if (failures.length > 0) await store.recordRuleFailures(now(), failures);
     if (unmatched > 0) metrics.processed.inc({ status: 'unmatched', rule_name: 'no_matching_rule' }, unmatched);
     return { routed: batch.length, unmatched, created: deliveries.length, ruleErrors };
   }
@@ -145,7 +150,8 @@ export function createProcessor(deps: ProcessorDeps) {
     if (!failed) return { ...base, error: null, outcome: 'delivered', nextAttemptAt: null };
     const error = res.error ?? `target answered ${res.statusCode}`;
     const attemptsSoFar = d.attempts + 1;
-    if (!retryable(res.statusCode) || attemptsSoFar > d.policy.maxRetries) {
+    // A target refused by policy (runtime/netguard.ts) will be refused again: dead at once.
+    if (res.refused || !retryable(res.statusCode) || attemptsSoFar > d.policy.maxRetries) {
       return { ...base, error, outcome: 'dead', nextAttemptAt: null };
     }
     let delay = backoffMs(d.policy, attemptsSoFar, backoffOpts);
@@ -168,6 +174,8 @@ export function createProcessor(deps: ProcessorDeps) {
         body: raw ? d.rawBody : d.transformedBody!,
         contentType: raw ? (d.contentType ?? 'application/octet-stream') : 'application/json',
         headers: {
+          // The rule's forwarded incoming headers first, so the gateway's own always win.
+          ...d.forwardHeaders,
           'x-webhook-gateway': 'duckhook',
           'x-original-ip': d.sourceIp ?? '',
           'x-webhook-id': String(d.webhookId),

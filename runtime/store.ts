@@ -3,7 +3,7 @@
 // This is the DuckDB implementation: one process owns the file; ids come from in-process
 // counters that resume from max(id) at open.
 import { randomUUID } from 'node:crypto';
-import { DuckDBInstance, listValue, type DuckDBAppender, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBInstance, listValue, type DuckDBAppender, type DuckDBConnection, type DuckDBDataChunk, type DuckDBValue } from '@duckdb/node-api';
 import { queries } from '../sql/index.js';
 import { migrate } from './db.js';
 import { Mutex } from './mutex.js';
@@ -19,6 +19,8 @@ export interface NewWebhook {
   /** Null when the body is `payload`'s UTF-8 text byte for byte (it is then stored once). */
   body: Uint8Array | null;
   payload: string | null;
+  /** The source's de-duplication key, written with the webhook (webhook_dedup_keys); see runtime/dedup.ts. */
+  dedupKey?: string | null;
 }
 
 export interface UnroutedWebhook {
@@ -27,6 +29,10 @@ export interface UnroutedWebhook {
   endpoint: string;
   headers: string;
   payload: string | null;
+  /** Also visible to rules; absent in a dry run's sample. */
+  receivedAt?: number;
+  sourceIp?: string | null;
+  contentType?: string | null;
 }
 
 export interface RetryPolicy {
@@ -75,6 +81,8 @@ export interface ClaimedDelivery {
   contentType: string | null;
   sourceIp: string | null;
   receivedAt: number;
+  /** Incoming headers the rule forwards (its forward_headers), as stored. */
+  forwardHeaders: Record<string, string>;
 }
 
 export type OutcomeStatus = 'delivered' | 'retrying' | 'dead';
@@ -101,6 +109,8 @@ export interface NewRule {
   timeoutSeconds: number;
   retryPolicy: Partial<RetryPolicy>;
   priority: number;
+  /** Defaults to true. */
+  isActive?: boolean;
 }
 
 export type Row = Record<string, DuckDBValue>;
@@ -108,8 +118,40 @@ export type Row = Record<string, DuckDBValue>;
 interface IngestSlot {
   conn: DuckDBConnection;
   appender: DuckDBAppender;
+  dedupAppender: DuckDBAppender;
   lock: Mutex;
 }
+
+function policyJson(p: Partial<RetryPolicy>): string {
+  const policy: Record<string, number> = {};
+  if (p.maxRetries !== undefined) policy.max_retries = p.maxRetries;
+  if (p.backoffMultiplier !== undefined) policy.backoff_multiplier = p.backoffMultiplier;
+  if (p.baseDelaySeconds !== undefined) policy.base_delay_seconds = p.baseDelaySeconds;
+  return JSON.stringify(policy);
+}
+
+/** A routing_rules row (list_rules / get_rule) in the API's shape. */
+function ruleJson(r: Row) {
+  return {
+    id: numOf(r.id),
+    rule_name: strOf(r.rule_name),
+    description: strOf(r.description),
+    filter_query: strOf(r.filter_query),
+    transform_query: strOf(r.transform_query),
+    target_url: strOf(r.target_url),
+    is_active: r.is_active as boolean,
+    priority: numOf(r.priority),
+    timeout_seconds: numOf(r.timeout_seconds),
+    retry_policy: r.retry_policy ? (JSON.parse(String(r.retry_policy)) as Record<string, number>) : {},
+    created_at: isoOf(r.created_at),
+    updated_at: isoOf(r.updated_at),
+    error_count: numOf(r.error_count) ?? 0,
+    last_error: strOf(r.last_error),
+    last_error_at: isoOf(r.last_error_at),
+  };
+}
+
+export type RuleJson = ReturnType<typeof ruleJson>;
 
 function parsePolicy(raw: string | null): Partial<RetryPolicy> {
   if (!raw) return {};
@@ -161,7 +203,12 @@ export class DuckDBStore {
     const ingestSlots: IngestSlot[] = [];
     for (let i = 0; i < ingestConnections; i++) {
       const conn = await instance.connect();
-      ingestSlots.push({ conn, appender: await conn.createAppender('webhooks'), lock: new Mutex() });
+      ingestSlots.push({
+        conn,
+        appender: await conn.createAppender('webhooks'),
+        dedupAppender: await conn.createAppender('webhook_dedup_keys'),
+        lock: new Mutex(),
+      });
     }
     const workConn = await instance.connect();
     const readConn = await instance.connect();
@@ -223,10 +270,24 @@ export class DuckDBStore {
           // flushSync runs on the main thread, but it only moves rows into the open transaction;
           // the fsync happens in the async COMMIT below.
           a.flushSync();
+          // Dedup keys commit with their webhooks, so a restart never forgets an acknowledged key.
+          if (batch.some((w) => w.dedupKey != null)) {
+            const d = slot.dedupAppender;
+            batch.forEach((w, i) => {
+              if (w.dedupKey == null) return;
+              d.appendVarchar(w.source);
+              d.appendVarchar(w.dedupKey);
+              d.appendBigInt(BigInt(first + i));
+              d.appendTimestamp(ts(w.receivedAt));
+              d.endRow();
+            });
+            d.flushSync();
+          }
           await slot.conn.run('COMMIT');
           this.dirty = true;
         } catch (err) {
           a.clear();
+          slot.dedupAppender.clear();
           await slot.conn.run('ROLLBACK').catch(() => undefined);
           throw err;
         }
@@ -257,6 +318,9 @@ export class DuckDBStore {
         endpoint: strOf(r.endpoint)!,
         headers: strOf(r.headers)!,
         payload: strOf(r.payload),
+        receivedAt: msOf(r.received_at)!,
+        sourceIp: strOf(r.source_ip),
+        contentType: strOf(r.content_type),
       }));
     });
   }
@@ -281,41 +345,9 @@ export class DuckDBStore {
   recordRouting(now: number, upTo: number, records: readonly RoutingRecord[], deliveries: readonly NewDelivery[]): Promise<number[]> {
     return this.workLock.run(async () => {
       const conn = this.workConn;
-      const ids: number[] = [];
       await conn.run('BEGIN TRANSACTION');
       try {
-        if (deliveries.length > 0) {
-          const a = await conn.createAppender('deliveries');
-          for (const d of deliveries) {
-            const id = this.nextDelivery++;
-            ids.push(id);
-            a.appendBigInt(BigInt(id));
-            a.appendBigInt(BigInt(d.webhookId));
-            a.appendInteger(d.rule.id);
-            a.appendVarchar(d.rule.ruleName);
-            a.appendInteger(d.rule.priority);
-            a.appendVarchar(d.rule.targetUrl);
-            if (d.transformedBody === null) a.appendNull();
-            else a.appendVarchar(d.transformedBody);
-            a.appendDouble(d.rule.timeoutSeconds);
-            a.appendInteger(d.policy.maxRetries);
-            a.appendDouble(d.policy.backoffMultiplier);
-            a.appendDouble(d.policy.baseDelaySeconds);
-            a.appendVarchar('pending');
-            a.appendInteger(0);
-            a.appendTimestamp(ts(now));
-            a.appendNull(); // lease_owner
-            a.appendNull(); // lease_token
-            a.appendNull(); // lease_expires_at
-            a.appendNull(); // last_status_code
-            a.appendNull(); // last_error
-            a.appendTimestamp(ts(now));
-            a.appendTimestamp(ts(now));
-            a.endRow();
-          }
-          a.flushSync();
-          a.closeSync();
-        }
+        const ids = await this.appendDeliveries(now, deliveries);
         if (records.length > 0) {
           const a = await conn.createAppender('webhook_routing');
           for (const r of records) {
@@ -332,6 +364,77 @@ export class DuckDBStore {
         await conn.run('COMMIT');
         this.dirty = true;
         this.routedUpTo = Math.max(this.routedUpTo, upTo);
+        return ids;
+      } catch (err) {
+        await conn.run('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
+  /** Appends new pending deliveries inside the work connection's open transaction; returns their ids. */
+  private async appendDeliveries(now: number, deliveries: readonly NewDelivery[]): Promise<number[]> {
+    const ids: number[] = [];
+    if (deliveries.length === 0) return ids;
+    const a = await this.workConn.createAppender('deliveries');
+    for (const d of deliveries) {
+      const id = this.nextDelivery++;
+      ids.push(id);
+      a.appendBigInt(BigInt(id));
+      a.appendBigInt(BigInt(d.webhookId));
+      a.appendInteger(d.rule.id);
+      a.appendVarchar(d.rule.ruleName);
+      a.appendInteger(d.rule.priority);
+      a.appendVarchar(d.rule.targetUrl);
+      if (d.transformedBody === null) a.appendNull();
+      else a.appendVarchar(d.transformedBody);
+      a.appendDouble(d.rule.timeoutSeconds);
+      a.appendInteger(d.policy.maxRetries);
+      a.appendDouble(d.policy.backoffMultiplier);
+      a.appendDouble(d.policy.baseDelaySeconds);
+      a.appendVarchar('pending');
+      a.appendInteger(0);
+      a.appendTimestamp(ts(now));
+      a.appendNull(); // lease_owner
+      a.appendNull(); // lease_token
+      a.appendNull(); // lease_expires_at
+      a.appendNull(); // last_status_code
+      a.appendNull(); // last_error
+      a.appendTimestamp(ts(now));
+      a.appendTimestamp(ts(now));
+      a.endRow();
+    }
+    a.flushSync();
+    a.closeSync();
+    return ids;
+  }
+
+  /**
+   * Replays: new pending deliveries (history is never rewritten) and a `replays` row for each,
+   * in one transaction. Returns the new delivery ids.
+   */
+  enqueueReplays(now: number, items: readonly { delivery: NewDelivery; replayOf: number | null; reason: string }[]): Promise<number[]> {
+    if (items.length === 0) return Promise.resolve([]);
+    return this.workLock.run(async () => {
+      const conn = this.workConn;
+      await conn.run('BEGIN TRANSACTION');
+      try {
+        const ids = await this.appendDeliveries(now, items.map((i) => i.delivery));
+        const a = await conn.createAppender('replays');
+        items.forEach((item, i) => {
+          a.appendBigInt(BigInt(ids[i]!));
+          a.appendBigInt(BigInt(item.delivery.webhookId));
+          a.appendInteger(item.delivery.rule.id);
+          if (item.replayOf === null) a.appendNull();
+          else a.appendBigInt(BigInt(item.replayOf));
+          a.appendVarchar(item.reason);
+          a.appendTimestamp(ts(now));
+          a.endRow();
+        });
+        a.flushSync();
+        a.closeSync();
+        await conn.run('COMMIT');
+        this.dirty = true;
         return ids;
       } catch (err) {
         await conn.run('ROLLBACK').catch(() => undefined);
@@ -357,6 +460,17 @@ export class DuckDBStore {
         ])
       ).getRowObjects();
       const byId = new Map(hooks.map((h) => [numOf(h.id)!, h]));
+      const forwards = new Map(
+        (await this.workConn.runAndReadAll(queries.rule_forward_headers))
+          .getRowObjects()
+          .map((f) => [numOf(f.id)!, JSON.parse(strOf(f.forward_headers)!) as string[]]),
+      );
+      const forwarded = (ruleId: number, hook: Row | undefined): Record<string, string> => {
+        const names = forwards.get(ruleId);
+        if (!names?.length || !hook?.headers) return {};
+        const incoming = JSON.parse(strOf(hook.headers)!) as Record<string, string>;
+        return Object.fromEntries(names.filter((n) => incoming[n] !== undefined).map((n) => [n, incoming[n]!]));
+      };
       return rows.map((r) => {
         const hook = byId.get(numOf(r.webhook_id)!);
         return {
@@ -378,6 +492,7 @@ export class DuckDBStore {
           contentType: strOf(hook?.content_type),
           sourceIp: strOf(hook?.source_ip),
           receivedAt: msOf(hook?.received_at) ?? now,
+          forwardHeaders: forwarded(numOf(r.rule_id)!, hook),
         };
       });
     });
@@ -511,28 +626,16 @@ export class DuckDBStore {
   }
 
   async listRules() {
-    const rows = await this.read(queries.list_rules);
-    return rows.map((r) => ({
-      id: numOf(r.id),
-      rule_name: strOf(r.rule_name),
-      description: strOf(r.description),
-      filter_query: strOf(r.filter_query),
-      transform_query: strOf(r.transform_query),
-      target_url: strOf(r.target_url),
-      is_active: r.is_active as boolean,
-      priority: numOf(r.priority),
-      timeout_seconds: numOf(r.timeout_seconds),
-      retry_policy: r.retry_policy ? JSON.parse(String(r.retry_policy)) : {},
-      created_at: isoOf(r.created_at),
-      updated_at: isoOf(r.updated_at),
-    }));
+    return (await this.read(queries.list_rules)).map(ruleJson);
+  }
+
+  /** One rule in the API's shape, with its failure summary; null when there is none. */
+  async getRule(id: number) {
+    const [row] = await this.read(queries.get_rule, [id]);
+    return row ? ruleJson(row) : null;
   }
 
   async insertRule(rule: NewRule, now: number): Promise<number> {
-    const policy: Record<string, number> = {};
-    if (rule.retryPolicy.maxRetries !== undefined) policy.max_retries = rule.retryPolicy.maxRetries;
-    if (rule.retryPolicy.backoffMultiplier !== undefined) policy.backoff_multiplier = rule.retryPolicy.backoffMultiplier;
-    if (rule.retryPolicy.baseDelaySeconds !== undefined) policy.base_delay_seconds = rule.retryPolicy.baseDelaySeconds;
     const [row] = await this.read(queries.insert_rule, [
       rule.ruleName,
       rule.description,
@@ -540,11 +643,93 @@ export class DuckDBStore {
       rule.transformQuery,
       rule.targetUrl,
       rule.timeoutSeconds,
-      JSON.stringify(policy),
+      policyJson(rule.retryPolicy),
       rule.priority,
       ts(now),
+      rule.isActive ?? true,
     ]);
     return numOf(row!.id)!;
+  }
+
+  /** Replaces a rule's fields; false when there is no such rule. */
+  async updateRule(id: number, rule: NewRule, now: number): Promise<boolean> {
+    const rows = await this.read(queries.update_rule, [
+      id,
+      rule.ruleName,
+      rule.description,
+      rule.filterQuery,
+      rule.transformQuery,
+      rule.targetUrl,
+      rule.timeoutSeconds,
+      policyJson(rule.retryPolicy),
+      rule.priority,
+      rule.isActive ?? true,
+      ts(now),
+    ]);
+    return rows.length > 0;
+  }
+
+  async deleteRule(id: number): Promise<boolean> {
+    return (await this.read(queries.delete_rule, [id])).length > 0;
+  }
+
+  /** Records that rules failed over a batch of webhooks [firstId, lastId]. */
+  async recordRuleFailures(now: number, failures: readonly { ruleId: number; ruleName: string; firstId: number; lastId: number; webhooks: number; error: string }[]): Promise<void> {
+    for (const f of failures) {
+      await this.read(queries.insert_rule_failure, [f.ruleId, f.ruleName, f.firstId, f.lastId, f.webhooks, f.error.slice(0, 2000), ts(now)]);
+    }
+    if (failures.length > 0) this.dirty = true;
+  }
+
+  async ruleFailures(id: number, max: number) {
+    return (await this.read(queries.rule_failures, [id, max])).map((r) => ({
+      first_webhook_id: numOf(r.first_webhook_id),
+      last_webhook_id: numOf(r.last_webhook_id),
+      webhooks: numOf(r.webhooks),
+      error: strOf(r.error),
+      failed_at: isoOf(r.failed_at),
+    }));
+  }
+
+  /** A delivery with the fields a revival copies; null when there is none. */
+  async getDelivery(id: number) {
+    const [r] = await this.read(queries.get_delivery, [id]);
+    if (!r) return null;
+    return {
+      id: numOf(r.id)!,
+      webhookId: numOf(r.webhook_id)!,
+      status: strOf(r.status)!,
+      transformedBody: strOf(r.transformed_body),
+      rule: {
+        id: numOf(r.rule_id)!,
+        ruleName: strOf(r.rule_name)!,
+        priority: numOf(r.priority)!,
+        targetUrl: strOf(r.target_url)!,
+        timeoutSeconds: numOf(r.timeout_seconds)!,
+        filterQuery: 'true',
+        transformQuery: 'SELECT payload',
+        retryPolicy: {},
+      } satisfies Rule,
+      policy: {
+        maxRetries: numOf(r.max_retries)!,
+        backoffMultiplier: numOf(r.backoff_multiplier)!,
+        baseDelaySeconds: numOf(r.base_delay_seconds)!,
+      },
+    };
+  }
+
+  /** The id range and count of webhooks received in [since, until) (epoch ms). */
+  async historyBounds(since: number, until: number): Promise<{ lo: number; hi: number; n: number }> {
+    const [r] = await this.read(queries.history_bounds, [ts(since), ts(until)]);
+    return { lo: numOf(r?.lo) ?? 0, hi: numOf(r?.hi) ?? -1, n: numOf(r?.n) ?? 0 };
+  }
+
+  /**
+   * Stored webhooks with ids in [lo, hi] received in [since, until), as raw DuckDB data chunks in
+   * the rule sandbox's batch layout, so they can be appended there without a trip through JS values.
+   */
+  historyChunks(lo: number, hi: number, since: number, until: number): Promise<DuckDBDataChunk[]> {
+    return this.readLock.run(async () => (await this.readConn.run(queries.history_chunk, [lo, hi, ts(since), ts(until)])).fetchAllChunks());
   }
 
   async toggleRule(id: number, now: number): Promise<boolean | null> {
@@ -587,7 +772,12 @@ export class DuckDBStore {
 
   /** Checkpoints and closes every connection; the instance is closed by its owner. */
   async close(): Promise<void> {
-    for (const slot of this.ingestSlots) await slot.lock.run(async () => slot.appender.closeSync());
+    for (const slot of this.ingestSlots) {
+      await slot.lock.run(async () => {
+        slot.appender.closeSync();
+        slot.dedupAppender.closeSync();
+      });
+    }
     await this.workLock.run(async () => this.outcomeAppender.closeSync());
     await this.checkpoint(true);
     for (const c of [...this.ingestSlots.map((s) => s.conn), this.workConn, this.readConn, this.checkpointConn]) c.closeSync();

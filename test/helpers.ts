@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { loadConfig } from '../runtime/config.js';
-import { createGateway, type Gateway } from '../runtime/gateway.js';
+import { createGateway, type Gateway, type GatewayOptions } from '../runtime/gateway.js';
 import { createLogger } from '../runtime/log.js';
 
 export function tempDir(prefix = 'duckhook-test-'): { dir: string; cleanup: () => void } {
@@ -84,7 +84,10 @@ export interface TestGateway {
  * A gateway on a fresh temp DuckDB file behind a real HTTP listener. By default the processor
  * timers are off and the clock is manual, so a test drives /drain and /retry itself.
  */
-export async function startGateway(env: Record<string, string> = {}, opts: { realClock?: boolean } = {}): Promise<TestGateway> {
+export async function startGateway(
+  env: Record<string, string> = {},
+  opts: { realClock?: boolean; resolve?: GatewayOptions['resolve'] } = {},
+): Promise<TestGateway> {
   const tmp = tempDir();
   const dbPath = join(tmp.dir, 'gateway.db');
   const clock = new ManualClock();
@@ -99,6 +102,7 @@ export async function startGateway(env: Record<string, string> = {}, opts: { rea
   const gateway = await createGateway(config, {
     now: opts.realClock ? Date.now : clock.now,
     random: () => 0.5, // jitter factor exactly 1: delays follow the policy to the millisecond
+    resolve: opts.resolve,
     log: createLogger(config.logLevel, sink),
   });
   gateway.start();

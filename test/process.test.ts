@@ -2,7 +2,7 @@
 import { DuckDBInstance } from '@duckdb/node-api';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { eventually, startTarget, tempDir, type Target } from './helpers.js';
+import { eventually, startTarget, tempDir, TEST_ADMIN_TOKEN, type Target } from './helpers.js';
 import { burst, postJson, spawnGateway, type Child } from './process-helpers.js';
 
 const children: Child[] = [];
@@ -58,7 +58,7 @@ describe('the gateway process', () => {
     // Every acknowledged webhook is there...
     const missing: number[] = [];
     for (const id of result.acked) {
-      const s = await fetch(`${second.url}/status/${id}`);
+      const s = await fetch(`${second.url}/status/${id}`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
       if (s.status !== 200) missing.push(id);
       await s.arrayBuffer();
     }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { migrate } from '../runtime/db.js';
 import { renderSqlModule } from '../sql/build.mjs';
+import { migrations } from '../sql/index.js';
 import { createRule, startGateway, startTarget, tempDir, type TestGateway } from './helpers.js';
 
 let gw: TestGateway | undefined;
@@ -21,10 +22,11 @@ it('applies migrations once, records them, and is safe to re-run', async () => {
   const tmp = tempDir();
   const db = await DuckDBInstance.create(join(tmp.dir, 'm.db'));
   const conn = await db.connect();
-  expect(await migrate(conn, Date.now())).toEqual([1]);
+  expect(await migrate(conn, Date.now())).toEqual(migrations.map((m) => m.version));
   expect(await migrate(conn, Date.now())).toEqual([]);
   const rows = (await conn.runAndReadAll('SELECT version, name FROM schema_migrations')).getRowObjectsJS();
-  expect(rows).toEqual([{ version: 1, name: 'init' }]);
+  expect(rows).toEqual(migrations.map((m) => ({ version: m.version, name: m.name })));
+  expect(rows.slice(0, 2)).toEqual([{ version: 1, name: 'init' }, { version: 2, name: 'rules_replay' }]);
   conn.closeSync();
   db.closeSync();
   tmp.cleanup();

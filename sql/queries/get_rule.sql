@@ -1,0 +1,10 @@
+-- get_rule: one rule with its failure summary. $1 id.
+SELECT r.id, r.rule_name, r.description, r.filter_query, r.transform_query, r.target_url, r.is_active,
+       r.priority, r.timeout_seconds, CAST(r.retry_policy AS VARCHAR) AS retry_policy, r.created_at, r.updated_at,
+       COALESCE(f.error_count, 0) AS error_count, f.last_error, f.last_error_at
+FROM routing_rules r
+LEFT JOIN (
+    SELECT rule_id, count(*) AS error_count, arg_max(error, failed_at) AS last_error, max(failed_at) AS last_error_at
+    FROM rule_failures WHERE rule_id = $1 GROUP BY rule_id
+) f ON f.rule_id = r.id
+WHERE r.id = $1;
