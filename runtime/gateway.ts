@@ -21,7 +21,7 @@ import { GroupCommitter } from './group-commit.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { NetGuard, type Resolver } from './netguard.js';
-import { createRuleOutbound, withOutbound } from './outbound.js';
+import { createRuleOutbound } from './outbound.js';
 import { createProcessor } from './processor.js';
 import { createReplayer } from './replay.js';
 import { createRuleService } from './rules.js';
@@ -119,8 +119,8 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}) {
   mount(createRetry({ processor, limits, adminToken: config.adminToken, log }));
   mount(createMetricsHandler({ metrics, store, log }));
   mount(createStatus({ store, processorState: () => (!config.processor ? 'external' : running ? 'running' : 'stopped'), adminToken: config.adminToken, log }));
-  // Every rule write passes the outbound guard (targets) and records forward_headers (runtime/outbound.ts).
-  const rules = withOutbound(createRuleService({ store, sandbox, now, log }), createRuleOutbound(guard, store));
+  // Every rule write (API, import, RULES_FILE) passes the outbound guard and records forward_headers.
+  const rules = createRuleService({ store, sandbox, outbound: createRuleOutbound(guard, store), now, log });
   const history = { store, sandbox: adminSandbox, chunkRows: config.backtestChunkRows };
   mount(
     createAdmin({

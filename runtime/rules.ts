@@ -21,7 +21,7 @@ export const ruleInvalid = (message: string) => new RuleInputError('rule_invalid
 type Body = Record<string, unknown>;
 
 /** The fields a rule file holds (and the API accepts), in the seed's names. */
-const RULE_FIELDS = ['rule_name', 'description', 'filter_query', 'transform_query', 'target_url', 'priority', 'timeout_seconds', 'retry_policy', 'is_active'] as const;
+const RULE_FIELDS = ['rule_name', 'description', 'filter_query', 'transform_query', 'target_url', 'priority', 'timeout_seconds', 'retry_policy', 'is_active', 'forward_headers'] as const;
 
 /** Validates a rule's fields (everything but its SQL, which the sandbox checks) into a NewRule. */
 export function parseRule(body: Body): NewRule {
@@ -175,7 +175,7 @@ export function createRuleService(deps: RuleServiceDeps) {
         continue;
       }
       await deps.outbound?.save(current.id!, forwardHeaders);
-      const wanted = ruleDocument({ ...current, ...fromNewRule(rule) });
+      const wanted = ruleDocument({ ...current, ...fromNewRule(rule), forward_headers: forwardHeaders });
       if (JSON.stringify(wanted) === JSON.stringify(ruleDocument(current))) {
         result.unchanged.push(rule.ruleName);
       } else {

@@ -7,6 +7,7 @@ import { DuckDBInstance, listValue, type DuckDBAppender, type DuckDBConnection, 
 import { queries } from '../sql/index.js';
 import { migrate } from './db.js';
 import { Mutex } from './mutex.js';
+import { MASK } from './redact.js';
 import { bytesOf, isoOf, msOf, numOf, strOf, ts } from './values.js';
 
 export interface NewWebhook {
@@ -143,6 +144,7 @@ function ruleJson(r: Row) {
     priority: numOf(r.priority),
     timeout_seconds: numOf(r.timeout_seconds),
     retry_policy: r.retry_policy ? (JSON.parse(String(r.retry_policy)) as Record<string, number>) : {},
+    forward_headers: r.forward_headers ? (JSON.parse(String(r.forward_headers)) as string[]) : null,
     created_at: isoOf(r.created_at),
     updated_at: isoOf(r.updated_at),
     error_count: numOf(r.error_count) ?? 0,
@@ -469,7 +471,8 @@ export class DuckDBStore {
         const names = forwards.get(ruleId);
         if (!names?.length || !hook?.headers) return {};
         const incoming = JSON.parse(strOf(hook.headers)!) as Record<string, string>;
-        return Object.fromEntries(names.filter((n) => incoming[n] !== undefined).map((n) => [n, incoming[n]!]));
+        // A header stored masked (STORE_SENSITIVE_HEADERS off) is not forwarded: its value is gone.
+        return Object.fromEntries(names.filter((n) => incoming[n] !== undefined && incoming[n] !== MASK).map((n) => [n, incoming[n]!]));
       };
       return rows.map((r) => {
         const hook = byId.get(numOf(r.webhook_id)!);

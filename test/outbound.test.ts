@@ -156,8 +156,19 @@ describe('forwarded headers', () => {
     const l = listing.received[0]!.headers;
     expect(l['x-github-event']).toBe('push');
     expect(l['x-other']).toBeUndefined();
-    // Credentials are stored masked (STORE_SENSITIVE_HEADERS off), so that is what a rule can forward.
-    expect(l.authorization).toBe('[redacted]');
+    // Credentials are stored masked (STORE_SENSITIVE_HEADERS off): there is no value left to forward.
+    expect(l.authorization).toBeUndefined();
+    // The list shows in the rule listing and export, and an import round-trips it.
+    const listed = (await gw.get('/routing-rules')).json.rules.find((r: { rule_name: string }) => r.rule_name === 'listing');
+    expect(listed.forward_headers).toEqual(['x-github-event', 'authorization']);
+    const exported = (await gw.get('/routing-rules/export')).json;
+    expect(exported.rules.find((r: { rule_name: string }) => r.rule_name === 'listing').forward_headers).toEqual(['x-github-event', 'authorization']);
+    const imported = await gw.post('/routing-rules/import', {
+      rules: [{ ...rule('plain', `${plain.url}/p`), forward_headers: ['x-other'] }],
+    });
+    expect(imported.json).toMatchObject({ updated: ['plain'] });
+    const plainNow = (await gw.get('/routing-rules')).json.rules.find((r: { rule_name: string }) => r.rule_name === 'plain');
+    expect(plainNow.forward_headers).toEqual(['x-other']);
   });
 
   it('refuses hop-by-hop headers in forward_headers', async () => {

@@ -267,7 +267,7 @@ describe('rules as files', () => {
     expect(exported.rules.map((r: { rule_name: string }) => r.rule_name).sort()).toEqual(['one', 'two']);
     expect(exported.rules.find((r: { rule_name: string }) => r.rule_name === 'one')).toEqual({
       rule_name: 'one', description: '', filter_query: orders, transform_query: 'SELECT payload', target_url: 'http://127.0.0.1:9/1',
-      priority: 3, timeout_seconds: 30, retry_policy: { max_retries: 2 }, is_active: true,
+      priority: 3, timeout_seconds: 30, retry_policy: { max_retries: 2 }, is_active: true, forward_headers: null,
     });
 
     const again = await gw.post('/routing-rules/import', exported);
