@@ -6,13 +6,15 @@
 //   drain   the processor alone: POST /drain over a backlog ingested with the processor off
 //   claim   store.claim() (and the rest of a drain batch's database work) at 10k, 100k, 1M deliveries
 //   backtest  a candidate rule backtested (count, sample, shadowing) over 1M stored webhooks
+//   metrics GET /metrics (and /dashboard/summary) with 1M stored webhooks, deliveries and attempts
 // Pick phases with BENCH_ONLY=ingest,claim (or as arguments: `node dist/bench.js e2e`).
 //
 // Knobs (env): BENCH_CONNECTIONS=50,200  BENCH_SECONDS=10  BENCH_WARMUP_SECONDS=2
 //   BENCH_E2E_SECONDS=30  BENCH_E2E_CONNECTIONS=50  BENCH_E2E_WAIT_SECONDS=60
 //   BENCH_E2E_TRANSFORM='SELECT payload'  BENCH_DRAIN_BACKLOG=20000
 //   BENCH_CLAIM_SIZES=10000,100000,1000000  BENCH_CLAIM_RUNS=7  BENCH_CLAIM_LIFECYCLE=0 (insert history as
-//   'delivered' directly)  BENCH_BACKTEST_WEBHOOKS=1000000  BENCH_BACKTEST_RUNS=3  BENCH_KEEP_TMP=1
+//   'delivered' directly)  BENCH_BACKTEST_WEBHOOKS=1000000  BENCH_BACKTEST_RUNS=3
+//   BENCH_METRICS_WEBHOOKS=1000000  BENCH_METRICS_RUNS=20  BENCH_KEEP_TMP=1
 // The gateway children inherit the environment (so COMMIT_WINDOW_MS, COMMIT_MAX_BATCH, BATCH_SIZE,
 // DELIVERY_CONCURRENCY... apply); PORT, HOST, DATABASE_PATH and PROCESSOR are set by the bench,
 // LOG_LEVEL defaults to warn.
@@ -28,10 +30,11 @@ import { backtestPhase } from './backtest.js';
 import { claimPhase } from './claim.js';
 import { drainPhase, e2ePhase } from './e2e.js';
 import { ingestPhase } from './ingest.js';
+import { metricsPhase } from './metrics.js';
 import { serveChild } from './servers.js';
 import { envList, envNum, killAllChildrenSync, out, stopAllChildren, table, targets } from './util.js';
 
-const PHASES = ['ingest', 'e2e', 'drain', 'claim', 'backtest'] as const;
+const PHASES = ['ingest', 'e2e', 'drain', 'claim', 'backtest', 'metrics'] as const;
 type Phase = (typeof PHASES)[number];
 
 const GATEWAY_KEYS = [
@@ -136,6 +139,9 @@ async function main(): Promise<void> {
         runs: envNum('BENCH_BACKTEST_RUNS', 3),
         chunkRows: envNum('BACKTEST_CHUNK_ROWS', 50_000),
       });
+    }
+    if (phases.includes('metrics')) {
+      await metricsPhase({ tmp, webhooks: envNum('BENCH_METRICS_WEBHOOKS', 1_000_000), runs: envNum('BENCH_METRICS_RUNS', 20) });
     }
   } finally {
     await stopAllChildren();

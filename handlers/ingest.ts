@@ -18,7 +18,7 @@ export interface IngestDeps {
   committer: Pick<GroupCommitter<NewWebhook, number>, 'submit'>;
   maxBodyBytes: number;
   now: () => number;
-  metrics: Pick<Metrics, 'received'> & Partial<Pick<Metrics, 'verificationFailures'>>;
+  metrics: Pick<Metrics, 'received'> & Partial<Pick<Metrics, 'verificationFailures' | 'ingestOutcomes'>>;
   log: Logger;
   /** Configured sources; without them every sender is an unknown source. */
   sources?: { get(name: string): Source | undefined };
@@ -130,8 +130,11 @@ export function createIngest(deps: IngestDeps): Hono {
     const source = deps.sources?.get(sourceName);
     // Metric labels stay bounded: a configured source's name, or 'other' for anything a sender made up.
     const label = source ? source.name : 'other';
+    // The seed counts every webhook request on arrival; how it was answered is counted apart.
+    deps.metrics.received.inc({ endpoint: '/webhook', source: label });
+    const answered = (outcome: 'accepted' | 'duplicate' | 'rejected' | 'error') => deps.metrics.ingestOutcomes?.inc({ source: label, outcome });
     const refuse = (code: string, status: 401 | 404 | 413 | 415 | 431, message: string, extra?: Record<string, string>) => {
-      deps.metrics.received.inc({ endpoint: '/webhook', source: label, status: 'rejected' });
+      answered('rejected');
       return c.json(errorBody(code, message), status, extra);
     };
 
@@ -188,17 +191,19 @@ export function createIngest(deps: IngestDeps): Hono {
           : { id: await deps.committer.submit(webhook), duplicate: false };
     } catch (err) {
       if ((err as { code?: string }).code === 'shutting_down') {
+        answered('error');
         throw new GatewayError('shutting_down', 503, 'gateway is shutting down; retry later');
       }
       deps.log.error({ err, endpoint }, 'webhook could not be stored');
-      deps.metrics.received.inc({ endpoint: '/webhook', source: label, status: 'error' });
+      answered('error');
       throw new GatewayError('storage_unavailable', 503, 'webhook could not be stored; retry later');
     }
     if (result.duplicate) {
-      deps.metrics.received.inc({ endpoint: '/webhook', source: label, status: 'duplicate' });
+      answered('duplicate');
       return c.json({ status: 'duplicate', webhook_id: result.id }, 200);
     }
-    deps.metrics.received.inc({ endpoint: '/webhook', source: label, status: 'accepted' });
+    answered('accepted');
+    deps.log.debug({ webhook_id: result.id, source: label }, 'webhook accepted');
     return c.json({ status: 'accepted', webhook_id: result.id, message: 'Webhook queued for processing' }, 202);
   });
   return app;

@@ -1,17 +1,17 @@
-// metrics: GET /metrics in Prometheus text format. Queue gauges are read from DuckDB at scrape
-// time, so there is no separate exporter process (it could not open the file anyway).
-import { statSync } from 'node:fs';
+// metrics: GET /metrics in Prometheus text format. The seed's app metrics come from the process;
+// the queue gauges and the seed exporter's duckdb_ gauges are read from DuckDB at scrape time
+// (runtime/db-metrics.ts), so there is no separate exporter process (it could not open the file).
+// When the database cannot be read the process metrics are still served, with duckdb_up 0.
 import { Hono } from 'hono';
+import { collectDatabaseMetrics, type DatabaseReader } from '../runtime/db-metrics.js';
 import type { Logger } from '../runtime/log.js';
 import type { Metrics } from '../runtime/metrics.js';
-import type { DuckDBStore } from '../runtime/store.js';
 import { onError } from './errors.js';
-
-const STATUSES = ['pending', 'in_flight', 'retrying', 'delivered', 'dead'];
 
 export interface MetricsDeps {
   metrics: Metrics;
-  store: Pick<DuckDBStore, 'queueCounts' | 'path'>;
+  store: DatabaseReader;
+  now: () => number;
   log: Logger;
 }
 
@@ -19,12 +19,12 @@ export function createMetricsHandler(deps: MetricsDeps): Hono {
   const app = new Hono();
   app.onError(onError(deps.log));
   app.get('/metrics', async (c) => {
-    const counts = await deps.store.queueCounts();
-    for (const status of STATUSES) deps.metrics.queueSize.set({ status }, counts[status] ?? 0);
     try {
-      deps.metrics.dbSize.set(statSync(deps.store.path).size);
-    } catch {
-      // ':memory:' or a file not yet written: the gauge keeps its last value.
+      await collectDatabaseMetrics(deps.store, deps.metrics, deps.now());
+      deps.metrics.db.up.set(1);
+    } catch (err) {
+      deps.metrics.db.up.set(0);
+      deps.log.warn({ err }, 'metrics: database gauges could not be read; serving the last values');
     }
     return c.text(await deps.metrics.registry.metrics(), 200, { 'content-type': deps.metrics.registry.contentType });
   });

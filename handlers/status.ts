@@ -1,6 +1,9 @@
-// status: GET /status/{id} (the seed's shape plus deliveries and their attempts) and GET /health.
+// status: GET /status/{id} (the seed's shape plus deliveries and their attempts), GET /health, and
+// GET /dashboard/summary (the seed's summary JSON). The summary shows counts and rule names only,
+// no payloads, headers or ids, as /metrics does, so it stays open like /metrics for dashboards.
 import { Hono } from 'hono';
 import type { Logger } from '../runtime/log.js';
+import type { DashboardSummary } from '../runtime/summary.js';
 import type { DuckDBStore } from '../runtime/store.js';
 import { requireAdmin } from './auth.js';
 import { GatewayError, notFound, onError } from './errors.js';
@@ -9,7 +12,9 @@ export interface StatusDeps {
   store: Pick<DuckDBStore, 'webhookStatus' | 'ping'>;
   /** 'running' (own timers), 'external' (a scheduler calls /drain and /retry) or 'stopped'. */
   processorState: () => 'running' | 'external' | 'stopped';
-  /** /status shows stored webhooks and needs the admin token; /health stays open. */
+  /** The summary as of now (runtime/summary.ts). */
+  summary: () => Promise<DashboardSummary>;
+  /** /status shows stored webhooks and needs the admin token; /health and the summary stay open. */
   adminToken: string | undefined;
   log: Logger;
 }
@@ -27,6 +32,8 @@ export function createStatus(deps: StatusDeps): Hono {
     if (!status) throw new GatewayError('not_found', 404, `webhook ${id} not found`);
     return c.json(status);
   });
+
+  app.get('/dashboard/summary', async (c) => c.json(await deps.summary()));
 
   app.get('/health', async (c) => {
     const processor = deps.processorState();

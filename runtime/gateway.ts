@@ -21,6 +21,7 @@ import { GroupCommitter } from './group-commit.js';
 import { createLogger, type Logger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { NetGuard, type Resolver } from './netguard.js';
+import { maskSecrets } from './redact.js';
 import { createRuleOutbound } from './outbound.js';
 import { createProcessor } from './processor.js';
 import { createReplayer } from './replay.js';
@@ -28,6 +29,7 @@ import { createRuleService } from './rules.js';
 import { RuleSandbox } from './sandbox.js';
 import { SourceRegistry } from './sources.js';
 import { DuckDBStore, type NewWebhook } from './store.js';
+import { dashboardSummary } from './summary.js';
 import { Waker } from './waker.js';
 
 export interface GatewayOptions {
@@ -46,6 +48,8 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}) {
   const now = opts.now ?? Date.now;
   const random = opts.random ?? Math.random;
   const log = opts.log ?? createLogger(config.logLevel);
+  // The admin token is a secret like the sources' ones: masked by value in every log line.
+  if (config.adminToken) maskSecrets([config.adminToken]);
   const instance = await openDatabase({
     path: config.databasePath,
     memoryLimit: config.duckdbMemoryLimit,
@@ -117,8 +121,16 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}) {
   mount(createSourcesAdmin({ sources, adminToken: config.adminToken, now, log }));
   mount(createDrain({ processor, limits, adminToken: config.adminToken, log }));
   mount(createRetry({ processor, limits, adminToken: config.adminToken, log }));
-  mount(createMetricsHandler({ metrics, store, log }));
-  mount(createStatus({ store, processorState: () => (!config.processor ? 'external' : running ? 'running' : 'stopped'), adminToken: config.adminToken, log }));
+  mount(createMetricsHandler({ metrics, store, now, log }));
+  mount(
+    createStatus({
+      store,
+      summary: () => dashboardSummary(store, now()),
+      processorState: () => (!config.processor ? 'external' : running ? 'running' : 'stopped'),
+      adminToken: config.adminToken,
+      log,
+    }),
+  );
   // Every rule write (API, import, RULES_FILE) passes the outbound guard and records forward_headers.
   const rules = createRuleService({ store, sandbox, outbound: createRuleOutbound(guard, store), now, log });
   const history = { store, sandbox: adminSandbox, chunkRows: config.backtestChunkRows };

@@ -1,22 +1,15 @@
 // Structured logs: one JSON object per line, secrets redacted at the logger.
 import { pino, type Logger } from 'pino';
-import { scrubSecrets, SIGNATURE_HEADERS } from './redact.js';
+import { scrubSecrets, SENSITIVE_HEADERS } from './redact.js';
 
 export type { Logger };
 
+// Every sensitive header (runtime/redact.ts) under `headers`, `req.headers` and any one-level
+// parent's `headers` (e.g. `webhook.headers`), so a header logged any of those ways is masked.
 const REDACT = [
-  'headers.authorization',
-  'headers.cookie',
-  'headers["set-cookie"]',
-  'headers["x-api-key"]',
-  'req.headers.authorization',
-  'req.headers.cookie',
+  ...[...SENSITIVE_HEADERS].flatMap((h) => [`headers["${h}"]`, `req.headers["${h}"]`, `*.headers["${h}"]`]),
   '*.adminToken',
   'adminToken',
-  'headers["proxy-authorization"]',
-  'req.headers["x-api-key"]',
-  ...SIGNATURE_HEADERS.map((h) => `headers["${h}"]`),
-  ...SIGNATURE_HEADERS.map((h) => `req.headers["${h}"]`),
   'secrets',
   '*.secrets',
   '*.*.secrets',

@@ -107,7 +107,9 @@ describe('unknown sources', () => {
       await Promise.all(Array.from({ length: 100 }, (_, j) => gw!.post(`/webhook/unknown-${i + j}/path`, {})));
     }
     expect(await series()).toEqual(before);
-    expect(await (await fetch(`${gw.url}/metrics`)).text()).toContain('webhook_received_total{endpoint="/webhook",source="other",status="accepted"} 10001');
+    const text = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(text).toContain('webhook_received_total{endpoint="/webhook",source="other"} 10001');
+    expect(text).toContain('webhook_ingest_outcomes_total{source="other",outcome="accepted"} 10001');
   });
 });
 
