@@ -16,6 +16,8 @@ export interface StatusDeps {
   summary: () => Promise<DashboardSummary>;
   /** /status shows stored webhooks and needs the admin token; /health and the summary stay open. */
   adminToken: string | undefined;
+  /** Serve GET /status/{id} here (default true); false on the public port when admin has its own. */
+  statusRoute?: boolean;
   log: Logger;
 }
 
@@ -23,15 +25,16 @@ export function createStatus(deps: StatusDeps): Hono {
   const app = new Hono();
   app.onError(onError(deps.log));
   app.notFound(notFound());
-  app.use('/status/*', requireAdmin(deps.adminToken));
-
-  app.get('/status/:id', async (c) => {
-    const id = Number(c.req.param('id'));
-    if (!Number.isSafeInteger(id) || id < 1) throw new GatewayError('id_invalid', 400, 'webhook id must be a positive integer');
-    const status = await deps.store.webhookStatus(id);
-    if (!status) throw new GatewayError('not_found', 404, `webhook ${id} not found`);
-    return c.json(status);
-  });
+  if (deps.statusRoute ?? true) {
+    app.use('/status/*', requireAdmin(deps.adminToken));
+    app.get('/status/:id', async (c) => {
+      const id = Number(c.req.param('id'));
+      if (!Number.isSafeInteger(id) || id < 1) throw new GatewayError('id_invalid', 400, 'webhook id must be a positive integer');
+      const status = await deps.store.webhookStatus(id);
+      if (!status) throw new GatewayError('not_found', 404, `webhook ${id} not found`);
+      return c.json(status);
+    });
+  }
 
   app.get('/dashboard/summary', async (c) => c.json(await deps.summary()));
 

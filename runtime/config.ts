@@ -4,6 +4,8 @@ import { join } from 'node:path';
 
 export interface Config {
   port: number;
+  /** With a value, the admin routes are served on this port only (0 = any free port). */
+  adminPort: number | undefined;
   host: string;
   databasePath: string;
   /** Drain and retry claim at most this many deliveries per round (seed: BATCH_SIZE). */
@@ -102,8 +104,12 @@ function oneOf<T extends string>(env: Record<string, string | undefined>, key: s
 /** Parses configuration from environment variables, applying the documented defaults. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const threads = env.DUCKDB_THREADS ? num(env, 'DUCKDB_THREADS', 0, 1) : undefined;
+  const port = num(env, 'PORT', 8000);
+  const adminPort = env.ADMIN_PORT ? num(env, 'ADMIN_PORT', 0) : undefined;
+  if (adminPort !== undefined && adminPort !== 0 && adminPort === port) throw new ConfigError(`ADMIN_PORT must differ from PORT (both ${port})`);
   return {
-    port: num(env, 'PORT', 8000),
+    port,
+    adminPort,
     host: env.HOST || '0.0.0.0',
     databasePath: env.DATABASE_PATH || join('data', 'duckhook.db'),
     batchSize: num(env, 'BATCH_SIZE', 500, 1),

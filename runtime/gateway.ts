@@ -4,6 +4,7 @@
 import { Hono } from 'hono';
 import { createAdmin } from '../handlers/admin.js';
 import { createDrain } from '../handlers/drain.js';
+import { notFound, onError } from '../handlers/errors.js';
 import { createIngest } from '../handlers/ingest.js';
 import { createMetricsHandler } from '../handlers/metrics.js';
 import { createRetry } from '../handlers/retry.js';
@@ -101,8 +102,14 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}) {
   const loops: Promise<void>[] = [];
   const limits = { defaultMax: config.batchSize, defaultTimeMs: 5000 };
 
-  const app = new Hono();
+  // Every route answers errors as { error: { code, message } }, unknown routes included. With
+  // ADMIN_PORT the admin routes get an app (and listener) of their own, so the public port can be
+  // exposed alone; without it both are one app.
+  const topLevel = () => new Hono().notFound(notFound()).onError(onError(log));
+  const app = topLevel();
+  const adminApp = config.adminPort === undefined ? app : topLevel();
   const mount = (sub: Hono) => app.route('/', sub);
+  const mountAdmin = (sub: Hono) => adminApp.route('/', sub);
   mount(
     createIngest({
       committer,
@@ -118,23 +125,26 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}) {
       maxHeadersCount: config.maxHeadersCount,
     }),
   );
-  mount(createSourcesAdmin({ sources, adminToken: config.adminToken, now, log }));
-  mount(createDrain({ processor, limits, adminToken: config.adminToken, log }));
-  mount(createRetry({ processor, limits, adminToken: config.adminToken, log }));
+  mountAdmin(createSourcesAdmin({ sources, adminToken: config.adminToken, now, log }));
+  mountAdmin(createDrain({ processor, limits, adminToken: config.adminToken, log }));
+  mountAdmin(createRetry({ processor, limits, adminToken: config.adminToken, log }));
   mount(createMetricsHandler({ metrics, store, now, log }));
-  mount(
+  const status = (statusRoute: boolean) =>
     createStatus({
       store,
       summary: () => dashboardSummary(store, now()),
       processorState: () => (!config.processor ? 'external' : running ? 'running' : 'stopped'),
       adminToken: config.adminToken,
+      statusRoute,
       log,
-    }),
-  );
+    });
+  // /health and the summary answer on both ports (probes may watch either); /status/{id} is admin.
+  mount(status(adminApp === app));
+  if (adminApp !== app) mountAdmin(status(true));
   // Every rule write (API, import, RULES_FILE) passes the outbound guard and records forward_headers.
   const rules = createRuleService({ store, sandbox, outbound: createRuleOutbound(guard, store), now, log });
   const history = { store, sandbox: adminSandbox, chunkRows: config.backtestChunkRows };
-  mount(
+  mountAdmin(
     createAdmin({
       store,
       rules,
@@ -153,8 +163,8 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}) {
     log,
     maxWebhooks: config.replayMaxWebhooks,
   });
-  mount(createReplay({ replayer, adminToken: config.adminToken, log }));
-  mount(createSql({ sql: adminSql, maxRows: config.adminSqlMaxRows, adminToken: config.adminToken, log }));
+  mountAdmin(createReplay({ replayer, adminToken: config.adminToken, log }));
+  mountAdmin(createSql({ sql: adminSql, maxRows: config.adminSqlMaxRows, adminToken: config.adminToken, log }));
   if (config.rulesFile) {
     const r = await rules.loadFile(config.rulesFile);
     log.info({ file: config.rulesFile, created: r.created.length, updated: r.updated.length, unchanged: r.unchanged.length }, 'RULES_FILE imported');
@@ -225,5 +235,5 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}) {
     log.info('stopped');
   }
 
-  return { app, start, stop, store, processor, metrics, config, committer, log, sources };
+  return { app, adminApp: adminApp === app ? undefined : adminApp, start, stop, store, processor, metrics, config, committer, log, sources };
 }

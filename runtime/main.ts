@@ -1,6 +1,6 @@
-// The process entry: config from the environment, one HTTP listener for every handler,
-// the drain/retry timers, and graceful shutdown on SIGTERM/SIGINT. The only file that imports
-// @hono/node-server.
+// The process entry: config from the environment, one HTTP listener for every handler (two with
+// ADMIN_PORT: the admin routes on their own), the drain/retry timers, and graceful shutdown on
+// SIGTERM/SIGINT. The only file that imports @hono/node-server.
 import { serve } from '@hono/node-server';
 import type { Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
@@ -34,22 +34,33 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const { app, log } = gateway;
+  const { app, adminApp, log } = gateway;
 
-  const server = serve({
-    fetch: app.fetch,
-    port: config.port,
-    hostname: config.host,
-    serverOptions: serverOptions(config),
-  }) as Server;
-  hardenServer(server, config);
-  server.on('listening', () => {
-    const addr = server.address();
-    const port = typeof addr === 'object' && addr ? addr.port : config.port;
-    log.info({ port, database: config.databasePath }, 'duckhook listening');
-    // A line for humans and for tests that start the gateway as a child process.
-    process.stdout.write(`duckhook listening on http://127.0.0.1:${port}\n`);
-  });
+  /** One listener with the gateway's limits; `announce` gets the port it really bound. */
+  const listen = (fetch: typeof app.fetch, port: number, announce: (port: number) => void): Server => {
+    const server = serve({ fetch, port, hostname: config.host, serverOptions: serverOptions(config) }) as Server;
+    hardenServer(server, config);
+    server.on('listening', () => {
+      const addr = server.address();
+      announce(typeof addr === 'object' && addr ? addr.port : port);
+    });
+    return server;
+  };
+  const servers = [
+    listen(app.fetch, config.port, (port) => {
+      log.info({ port, database: config.databasePath }, 'duckhook listening');
+      // A line for humans and for tests that start the gateway as a child process.
+      process.stdout.write(`duckhook listening on http://127.0.0.1:${port}\n`);
+    }),
+  ];
+  if (adminApp && config.adminPort !== undefined) {
+    servers.push(
+      listen(adminApp.fetch, config.adminPort, (port) => {
+        log.info({ port }, 'duckhook admin API listening');
+        process.stdout.write(`duckhook admin API on http://127.0.0.1:${port}\n`);
+      }),
+    );
+  }
   gateway.start();
 
   let stopping = false;
@@ -57,9 +68,11 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
-    const force = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
+    const closed = Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    for (const server of servers) server.closeIdleConnections();
+    const force = setTimeout(() => {
+      for (const server of servers) server.closeAllConnections();
+    }, config.shutdownTimeoutMs);
     try {
       await gateway.stop();
       await closed;
