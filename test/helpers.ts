@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { afterEach } from 'vitest';
 import { loadConfig } from '../runtime/config.js';
 import { createGateway, type Gateway, type GatewayOptions } from '../runtime/gateway.js';
 import { createLogger } from '../runtime/log.js';
@@ -141,6 +142,23 @@ export async function startGateway(
       await gateway.stop();
       tmp.cleanup();
     },
+  };
+}
+
+/**
+ * Returns a `startTarget` whose targets are closed after each test. Call it before the file
+ * registers its gateway's afterEach: vitest runs after-hooks in reverse, so the gateway stops
+ * delivering before its targets go away.
+ */
+export function targetsClosedAfterEach(): typeof startTarget {
+  const open: Target[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((t) => t.close()));
+  });
+  return async (respond) => {
+    const t = await startTarget(respond);
+    open.push(t);
+    return t;
   };
 }
 

@@ -3,21 +3,14 @@
 // allowlist, and which incoming headers reach a target.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ResolvedAddress } from '../runtime/netguard.js';
-import { createRule, startGateway, startTarget, type Target, type TestGateway } from './helpers.js';
+import { createRule, startGateway, targetsClosedAfterEach, type TestGateway } from './helpers.js';
 
+const target = targetsClosedAfterEach();
 let gw: TestGateway | undefined;
-const targets: Target[] = [];
 afterEach(async () => {
   await gw?.close();
   gw = undefined;
-  await Promise.all(targets.splice(0).map((t) => t.close()));
 });
-
-async function target(respond?: Parameters<typeof startTarget>[0]) {
-  const t = await startTarget(respond);
-  targets.push(t);
-  return t;
-}
 
 /** A resolver the test controls: names map to addresses, anything else does not exist. */
 function fakeDns(map: Record<string, string>) {

@@ -1,20 +1,13 @@
 // The core pipeline through its HTTP interface: ingest -> drain -> delivery -> retry -> dead.
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRule, eventually, startGateway, startTarget, type Target, type TestGateway } from './helpers.js';
+import { createRule, eventually, startGateway, targetsClosedAfterEach, type TestGateway } from './helpers.js';
 
+const target = targetsClosedAfterEach();
 let gw: TestGateway | undefined;
-const targets: Target[] = [];
 afterEach(async () => {
   await gw?.close();
   gw = undefined;
-  await Promise.all(targets.splice(0).map((t) => t.close()));
 });
-
-async function target(respond?: Parameters<typeof startTarget>[0]) {
-  const t = await startTarget(respond);
-  targets.push(t);
-  return t;
-}
 
 const orderFilter = "json_extract_string(payload, '$.event_type') = 'order.created'";
 

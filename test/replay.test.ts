@@ -1,21 +1,14 @@
 // Replay through the HTTP interface: by predicate (with dry_run), one webhook, a dead delivery,
 // and webhooks a failing rule missed. Replays add deliveries; history is never rewritten.
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRule, startGateway, startTarget, type Target, type TestGateway } from './helpers.js';
+import { createRule, startGateway, targetsClosedAfterEach, type TestGateway } from './helpers.js';
 
+const target = targetsClosedAfterEach();
 let gw: TestGateway | undefined;
-const targets: Target[] = [];
 afterEach(async () => {
   await gw?.close();
   gw = undefined;
-  await Promise.all(targets.splice(0).map((t) => t.close()));
 });
-
-async function target(respond?: Parameters<typeof startTarget>[0]) {
-  const t = await startTarget(respond);
-  targets.push(t);
-  return t;
-}
 
 const count = async (g: TestGateway, sql: string) => Number((await g.gateway.store.read(sql))[0]!.n);
 

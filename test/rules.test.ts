@@ -4,23 +4,16 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRule, startGateway, startTarget, tempDir, type Target, type TestGateway } from './helpers.js';
+import { createRule, startGateway, targetsClosedAfterEach, tempDir, type TestGateway } from './helpers.js';
 
+const target = targetsClosedAfterEach();
 let gw: TestGateway | undefined;
-const targets: Target[] = [];
 const cleanups: (() => void)[] = [];
 afterEach(async () => {
   await gw?.close();
   gw = undefined;
-  await Promise.all(targets.splice(0).map((t) => t.close()));
   for (const c of cleanups.splice(0)) c();
 });
-
-async function target(respond?: Parameters<typeof startTarget>[0]) {
-  const t = await startTarget(respond);
-  targets.push(t);
-  return t;
-}
 
 const call = async (g: TestGateway, method: string, path: string, body?: unknown) => {
   const res = await fetch(g.url + path, {
