@@ -1,6 +1,7 @@
 // How rows read from DuckDB become the API's JSON (and the retry policy both ways): the shapes the
 // status, rules and replay routes answer with, kept apart from the statements that read them.
-import type { RetryPolicy, Row, Rule } from './store.js';
+import type { DuckDBValue } from '@duckdb/node-api';
+import type { NewRule, RetryPolicy, Row, Rule } from './store.js';
 import { isoOf, numOf, strOf } from './values.js';
 
 /** A retry policy as the rules table stores it (the seed's snake_case keys, only those set). */
@@ -10,6 +11,14 @@ export function policyJson(p: Partial<RetryPolicy>): string {
   if (p.backoffMultiplier !== undefined) policy.backoff_multiplier = p.backoffMultiplier;
   if (p.baseDelaySeconds !== undefined) policy.base_delay_seconds = p.baseDelaySeconds;
   return JSON.stringify(policy);
+}
+
+/**
+ * A rule's fields as bound parameters, in the order insert_rule ($1..$8) and update_rule ($2..$9)
+ * take them: name, description, filter, transform, target, timeout, retry policy JSON, priority.
+ */
+export function ruleParams(rule: NewRule): DuckDBValue[] {
+  return [rule.ruleName, rule.description, rule.filterQuery, rule.transformQuery, rule.targetUrl, rule.timeoutSeconds, policyJson(rule.retryPolicy), rule.priority];
 }
 
 /** A routing_rules row (list_rules / get_rule) in the API's shape. */

@@ -8,7 +8,7 @@ import { queries } from '../sql/index.js';
 import { migrate } from './db.js';
 import { Mutex } from './mutex.js';
 import { MASK } from './redact.js';
-import { parsePolicy, policyJson, revivableDelivery, ruleFailureJson, ruleJson, webhookStatusJson } from './rows.js';
+import { parsePolicy, revivableDelivery, ruleFailureJson, ruleJson, ruleParams, webhookStatusJson } from './rows.js';
 import { bytesOf, msOf, numOf, strOf, ts } from './values.js';
 
 export interface NewWebhook {
@@ -551,36 +551,13 @@ export class DuckDBStore {
   }
 
   async insertRule(rule: NewRule, now: number): Promise<number> {
-    const [row] = await this.read(queries.insert_rule, [
-      rule.ruleName,
-      rule.description,
-      rule.filterQuery,
-      rule.transformQuery,
-      rule.targetUrl,
-      rule.timeoutSeconds,
-      policyJson(rule.retryPolicy),
-      rule.priority,
-      ts(now),
-      rule.isActive ?? true,
-    ]);
+    const [row] = await this.read(queries.insert_rule, [...ruleParams(rule), ts(now), rule.isActive ?? true]);
     return numOf(row!.id)!;
   }
 
   /** Replaces a rule's fields; false when there is no such rule. */
   async updateRule(id: number, rule: NewRule, now: number): Promise<boolean> {
-    const rows = await this.read(queries.update_rule, [
-      id,
-      rule.ruleName,
-      rule.description,
-      rule.filterQuery,
-      rule.transformQuery,
-      rule.targetUrl,
-      rule.timeoutSeconds,
-      policyJson(rule.retryPolicy),
-      rule.priority,
-      rule.isActive ?? true,
-      ts(now),
-    ]);
+    const rows = await this.read(queries.update_rule, [id, ...ruleParams(rule), rule.isActive ?? true, ts(now)]);
     return rows.length > 0;
   }
 
