@@ -15,6 +15,8 @@ const USAGE = `usage: duckhook [--url URL] [--token TOKEN] <command>
   replay --where SQL [--rule ID [--force]] [--since T] [--until T] [--dry-run]
   replay --webhook ID [--rule ID [--force]]
   replay --delivery ID                revive a dead delivery (a new delivery; history stays)
+  deliveries [--status S] [--rule ID] [--webhook ID] [--before ID] [--limit N]
+                                      deliveries newest first, e.g. --status dead (the dead letters)
   sql "SELECT ..." [--max-rows N]     read-only SQL over the gateway's database
 
 environment: DUCKHOOK_URL (default http://127.0.0.1:8000), ADMIN_TOKEN`;
@@ -68,6 +70,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
       delivery: { type: 'string' },
       'dry-run': { type: 'boolean' },
       'max-rows': { type: 'string' },
+      status: { type: 'string' },
+      before: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -125,6 +129,15 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
         dry_run: values['dry-run'] === true,
       }),
     );
+  }
+  if (command === 'deliveries') {
+    const query = new URLSearchParams();
+    if (values.status) query.set('status', values.status);
+    for (const [flag, param] of [['rule', 'rule_id'], ['webhook', 'webhook_id'], ['before', 'before_id'], ['limit', 'limit']] as const) {
+      const v = int(values[flag], `--${flag}`);
+      if (v !== undefined) query.set(param, String(v));
+    }
+    return show(await api('GET', `/deliveries${query.size ? `?${query}` : ''}`));
   }
   if (command === 'sql') {
     const sql = sub ?? (values.where === undefined ? undefined : values.where);

@@ -56,6 +56,24 @@ export function parsePolicy(raw: string | null): Partial<RetryPolicy> {
   return out;
 }
 
+/** A deliveries row (webhook_deliveries / list_deliveries) in the API's shape. */
+export function deliveryJson(d: Row) {
+  return {
+    id: numOf(d.id),
+    webhook_id: numOf(d.webhook_id),
+    rule_id: numOf(d.rule_id),
+    rule_name: strOf(d.rule_name),
+    target_url: strOf(d.target_url),
+    status: strOf(d.status),
+    attempts: numOf(d.attempts),
+    next_attempt_at: isoOf(d.next_attempt_at),
+    last_status_code: numOf(d.last_status_code),
+    last_error: strOf(d.last_error),
+    created_at: isoOf(d.created_at),
+    updated_at: isoOf(d.updated_at),
+  };
+}
+
 /** GET /status/{id}: the seed's webhook shape plus its routing, each delivery and its attempts. */
 export function webhookStatusJson(hook: Row, routing: Row | undefined, deliveries: Row[], attempts: Row[]) {
   const attempt = (a: Row) => ({
@@ -88,23 +106,10 @@ export function webhookStatusJson(hook: Row, routing: Row | undefined, deliverie
           rule_errors: routing.rule_errors ? JSON.parse(String(routing.rule_errors)) : null,
         }
       : null,
-    deliveries: deliveries.map((d) => {
-      const id = numOf(d.id);
-      return {
-        id,
-        rule_id: numOf(d.rule_id),
-        rule_name: strOf(d.rule_name),
-        target_url: strOf(d.target_url),
-        status: strOf(d.status),
-        attempts: numOf(d.attempts),
-        next_attempt_at: isoOf(d.next_attempt_at),
-        last_status_code: numOf(d.last_status_code),
-        last_error: strOf(d.last_error),
-        created_at: isoOf(d.created_at),
-        updated_at: isoOf(d.updated_at),
-        attempts_log: attempts.filter((a) => numOf(a.delivery_id) === id).map(attempt),
-      };
-    }),
+    deliveries: deliveries.map((d) => ({
+      ...deliveryJson(d),
+      attempts_log: attempts.filter((a) => numOf(a.delivery_id) === numOf(d.id)).map(attempt),
+    })),
     processing_history: attempts.map(attempt),
   };
 }

@@ -8,7 +8,7 @@ import { queries } from '../sql/index.js';
 import { migrate } from './db.js';
 import { Mutex } from './mutex.js';
 import { MASK } from './redact.js';
-import { parsePolicy, revivableDelivery, ruleFailureJson, ruleJson, ruleParams, webhookStatusJson } from './rows.js';
+import { deliveryJson, parsePolicy, revivableDelivery, ruleFailureJson, ruleJson, ruleParams, webhookStatusJson } from './rows.js';
 import { bytesOf, msOf, numOf, strOf, ts } from './values.js';
 
 export interface NewWebhook {
@@ -88,6 +88,17 @@ export interface ClaimedDelivery {
 }
 
 export type OutcomeStatus = 'delivered' | 'retrying' | 'dead';
+
+export type DeliveryStatus = 'pending' | 'in_flight' | 'retrying' | 'delivered' | 'dead';
+
+export interface DeliveryFilter {
+  status?: DeliveryStatus;
+  ruleId?: number;
+  webhookId?: number;
+  /** Only deliveries with a smaller id: the previous page's next_before_id. */
+  beforeId?: number;
+  limit: number;
+}
 
 export interface Outcome {
   deliveryId: number;
@@ -538,6 +549,12 @@ export class DuckDBStore {
     const deliveries = await this.read(queries.webhook_deliveries, [id]);
     const attempts = await this.read(queries.webhook_attempts, [id]);
     return webhookStatusJson(hook, routing, deliveries, attempts);
+  }
+
+  /** One page of deliveries, newest first, filtered by status, rule and webhook (each optional). */
+  async listDeliveries(f: DeliveryFilter) {
+    const rows = await this.read(queries.list_deliveries, [f.status ?? null, f.ruleId ?? null, f.webhookId ?? null, f.beforeId ?? null, f.limit]);
+    return rows.map(deliveryJson);
   }
 
   async listRules() {

@@ -46,7 +46,7 @@ describe('ADMIN_PORT', () => {
 
     const rule = { rule_name: 'all', filter_query: 'true', transform_query: 'SELECT payload', target_url: 'http://127.0.0.1:9/in' };
     // The public port knows no admin route, even with the right token.
-    for (const [method, path] of [['GET', '/routing-rules'], ['GET', '/status/1'], ['POST', '/admin/sql'], ['POST', '/drain'], ['GET', '/sources']]) {
+    for (const [method, path] of [['GET', '/routing-rules'], ['GET', '/status/1'], ['POST', '/admin/sql'], ['POST', '/drain'], ['GET', '/sources'], ['GET', '/deliveries']]) {
       const res = await call(pub, path!, { method });
       expect(res.status, `${method} ${path}`).toBe(404);
       expect(res.json.error.code).toBe('not_found');

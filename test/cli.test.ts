@@ -55,6 +55,11 @@ it('manages rules, backtests, replays and queries a running gateway', async () =
 
   const sql = JSON.parse((await duckhook(['sql', 'SELECT count(*) AS n FROM deliveries'])).stdout);
   expect(sql.rows).toEqual([{ n: 3 }]);
+  const pending = JSON.parse((await duckhook(['deliveries', '--status', 'pending', '--webhook', '3'])).stdout);
+  expect(pending.deliveries.map((d: { webhook_id: number; status: string }) => [d.webhook_id, d.status])).toEqual([[3, 'pending']]);
+  const page = JSON.parse((await duckhook(['deliveries', '--limit', '2'])).stdout);
+  expect(page.deliveries.map((d: { id: number }) => d.id)).toEqual([3, 2]);
+  expect(page.next_before_id).toBe(2);
 
   const refused = await duckhook(['sql', 'DELETE FROM webhooks']);
   expect(refused.code).toBe(1);

@@ -111,6 +111,49 @@ describe('replay', () => {
     expect(await (await fetch(`${gw.url}/metrics`)).text()).toMatch(/webhook_replayed_deliveries_total\{reason="delivery_retry"\} 1/);
   });
 
+  it('lists dead deliveries newest first, page by page, by rule and webhook', async () => {
+    const down = await target(() => 500);
+    const up = await target();
+    gw = await startGateway();
+    const broken = await createRule(gw, { rule_name: 'broken', filter_query: 'true', target_url: down.url, retry_policy: { max_retries: 0 } });
+    const fine = await createRule(gw, { rule_name: 'fine', filter_query: 'true', target_url: up.url });
+    for (let i = 0; i < 3; i++) await gw.post('/webhook/x', { i });
+    expect((await gw.post('/drain', {})).json).toMatchObject({ delivered: 3, dead: 3 });
+
+    const dead = await gw.get('/deliveries?status=dead');
+    expect(dead.status).toBe(200);
+    const ids = dead.json.deliveries.map((d: { id: number }) => d.id);
+    expect(ids).toEqual([...ids].sort((a, b) => b - a));
+    expect(dead.json.deliveries).toHaveLength(3);
+    for (const d of dead.json.deliveries) {
+      expect(d).toMatchObject({ rule_id: broken, rule_name: 'broken', status: 'dead', attempts: 1, last_status_code: 500, target_url: down.url });
+      expect(d.last_error).toMatch(/500/);
+    }
+    expect(dead.json.next_before_id).toBeNull();
+
+    // Pages of one, following next_before_id, give the same deliveries in the same order.
+    const paged: number[] = [];
+    let cursor: number | null = null;
+    do {
+      const page = await gw.get(`/deliveries?status=dead&limit=1${cursor ? `&before_id=${cursor}` : ''}`);
+      paged.push(...page.json.deliveries.map((d: { id: number }) => d.id));
+      cursor = page.json.next_before_id;
+    } while (cursor !== null);
+    expect(paged).toEqual(ids);
+
+    expect((await gw.get(`/deliveries?rule_id=${fine}`)).json.deliveries.map((d: { status: string }) => d.status)).toEqual(['delivered', 'delivered', 'delivered']);
+    const one = (await gw.get('/deliveries?webhook_id=2')).json.deliveries;
+    expect(one.map((d: { webhook_id: number; rule_name: string }) => [d.webhook_id, d.rule_name]).sort()).toEqual([[2, 'broken'], [2, 'fine']]);
+    expect((await gw.get('/deliveries')).json.deliveries).toHaveLength(6);
+
+    for (const bad of ['status=lost', 'limit=0', 'limit=5000', 'rule_id=abc', 'before_id=-1']) {
+      const res = await gw.get(`/deliveries?${bad}`);
+      expect(res.status, bad).toBe(400);
+      expect(res.json.error.code).toBe('query_invalid');
+    }
+    expect((await fetch(`${gw.url}/deliveries?status=dead`)).status).toBe(401);
+  });
+
   it('sends the webhooks a failing rule missed, once it is fixed, using the range recorded against it', async () => {
     const t = await target();
     gw = await startGateway({ RULE_TIMEOUT_MS: '200' });
