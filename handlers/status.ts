@@ -18,8 +18,8 @@ export interface StatusDeps {
   summary: () => Promise<DashboardSummary>;
   /** /status shows stored webhooks and needs the admin token; /health and the summary stay open. */
   adminToken: string | undefined;
-  /** Serve GET /status/{id} and GET /deliveries here (default true); false on the public port when admin has its own. */
-  statusRoute?: boolean;
+  /** Serve the admin reads, GET /status/{id} and GET /deliveries (default true); false on the public port when admin has its own. */
+  adminReads?: boolean;
   log: Logger;
 }
 
@@ -35,7 +35,7 @@ export function createStatus(deps: StatusDeps): Hono {
   const app = new Hono();
   app.onError(onError(deps.log));
   app.notFound(notFound());
-  if (deps.statusRoute ?? true) {
+  if (deps.adminReads ?? true) {
     app.use('/status/*', requireAdmin(deps.adminToken));
     app.get('/status/:id', async (c) => {
       const id = Number(c.req.param('id'));

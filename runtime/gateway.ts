@@ -129,16 +129,16 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}) {
   mountAdmin(createDrain({ processor, limits, adminToken: config.adminToken, log }));
   mountAdmin(createRetry({ processor, limits, adminToken: config.adminToken, log }));
   mount(createMetricsHandler({ metrics, store, now, log }));
-  const status = (statusRoute: boolean) =>
+  const status = (adminReads: boolean) =>
     createStatus({
       store,
       summary: () => dashboardSummary(store, now()),
       processorState: () => (!config.processor ? 'external' : running ? 'running' : 'stopped'),
       adminToken: config.adminToken,
-      statusRoute,
+      adminReads,
       log,
     });
-  // /health and the summary answer on both ports (probes may watch either); /status/{id} is admin.
+  // /health and the summary answer on both ports (probes may watch either); /status/{id} and /deliveries are admin.
   mount(status(adminApp === app));
   if (adminApp !== app) mountAdmin(status(true));
   // Every rule write (API, import, RULES_FILE) passes the outbound guard and records forward_headers.
