@@ -80,7 +80,11 @@ export async function createGateway(config: Config, opts: GatewayOptions = {}) {
     windowMs: config.commitWindowMs,
     maxBatch: config.commitMaxBatch,
     maxInFlight: config.commitConcurrency,
-    onCommitted: () => drainWaker.wake(),
+    onCommitted: (count, ms) => {
+      metrics.commitBatchSize.observe(count);
+      metrics.commitDuration.observe(ms / 1000);
+      drainWaker.wake();
+    },
   });
 
   const processor = createProcessor({

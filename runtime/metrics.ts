@@ -25,6 +25,8 @@
 //   webhook_verification_failures_total   counter    source, reason=signature_missing|signature_invalid|timestamp_out_of_tolerance
 //   webhook_rule_errors_total             counter    rule_name            drain batches in which the rule failed
 //   webhook_replayed_deliveries_total     counter    reason=webhook|predicate|delivery_retry
+//   webhook_ingest_commit_batch_size      histogram  (none)               webhooks per group commit, buckets 1 .. 1000
+//   webhook_ingest_commit_duration_seconds histogram (none)               one group commit (append, flush, COMMIT), buckets 1 ms .. 1 s
 // The exporter's gauges, read from DuckDB at scrape time:
 //   duckdb_up                             gauge      (none)               1 when the last scrape could read the database
 //   duckdb_scrape_duration_seconds        gauge      (none)               time the database part of the scrape took
@@ -146,6 +148,20 @@ export function createMetrics() {
       name: 'webhook_last_successful_processing_timestamp',
       help: 'Timestamp of last successful webhook processing',
       labelNames: ['rule_name'] as const,
+      registers: [registry],
+    }),
+    // Group commit: how many webhooks share a commit and how long one takes. Each commit's flush
+    // costs DuckDB a fixed INSERT plan, so small batches under load mean ingest is flush-bound.
+    commitBatchSize: new Histogram({
+      name: 'webhook_ingest_commit_batch_size',
+      help: 'Webhooks written per group commit',
+      buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000],
+      registers: [registry],
+    }),
+    commitDuration: new Histogram({
+      name: 'webhook_ingest_commit_duration_seconds',
+      help: 'Time one group commit took (append, flush and COMMIT)',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
       registers: [registry],
     }),
     db: {
