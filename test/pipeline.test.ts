@@ -54,7 +54,8 @@ describe('ingest', () => {
   });
 
   it('group-commits concurrent requests: many webhooks per transaction, as /metrics reports', async () => {
-    gw = await startGateway({ COMMIT_WINDOW_MS: '5' });
+    // A wide window, so the batching shows even when this process is slow to accept the requests.
+    gw = await startGateway({ COMMIT_WINDOW_MS: '50' });
     const results = await Promise.all(Array.from({ length: 200 }, (_, i) => gw!.post(`/webhook/s/${i}`, { i })));
     expect(results.every((r) => r.status === 202)).toBe(true);
     const text = await (await fetch(`${gw.url}/metrics`)).text();
@@ -63,7 +64,7 @@ describe('ingest', () => {
     expect(sample('webhook_ingest_commit_batch_size_sum')).toBe(200);
     const commits = sample('webhook_ingest_commit_batch_size_count');
     expect(commits).toBeGreaterThan(0);
-    expect(commits).toBeLessThan(100);
+    expect(commits).toBeLessThan(50);
     expect(sample('webhook_ingest_commit_duration_seconds_count')).toBe(commits);
     expect(Number(/^webhook_ingest_commit_batch_size_bucket\{le="2"\} (\S+)$/m.exec(text)?.[1])).toBeLessThan(commits);
   });
