@@ -5,8 +5,7 @@
 import { Hono } from 'hono';
 import type { Logger } from '../runtime/log.js';
 import type { DashboardSummary } from '../runtime/summary.js';
-import { DELIVERY_STATUSES } from '../runtime/db-metrics.js';
-import type { DeliveryStatus, DuckDBStore } from '../runtime/store.js';
+import { DELIVERY_STATUSES, type DeliveryStatus, type DuckDBStore } from '../runtime/store.js';
 import { requireAdmin } from './auth.js';
 import { GatewayError, notFound, onError } from './errors.js';
 

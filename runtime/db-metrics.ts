@@ -7,7 +7,7 @@ import { statSync } from 'node:fs';
 import type { DuckDBValue } from '@duckdb/node-api';
 import { queries } from '../sql/index.js';
 import type { Metrics } from './metrics.js';
-import type { Row } from './store.js';
+import { DELIVERY_STATUSES, type DeliveryStatus, type Row } from './store.js';
 import { numOf, strOf, ts } from './values.js';
 
 export interface DatabaseReader {
@@ -19,8 +19,6 @@ export interface DatabaseReader {
 export const WEBHOOK_STATUSES = ['pending', 'processing', 'completed', 'failed', 'unmatched'] as const;
 export type WebhookStatus = (typeof WEBHOOK_STATUSES)[number];
 
-/** Delivery statuses: the values of webhook_queue_size{status}. */
-export const DELIVERY_STATUSES = ['pending', 'in_flight', 'retrying', 'delivered', 'dead'] as const;
 
 export const TABLES = [
   'webhooks', 'webhook_routing', 'deliveries', 'delivery_attempts', 'routing_rules',
@@ -36,7 +34,7 @@ export interface WebhookState {
   /** Webhooks by raw_webhooks.status. */
   webhooks: Record<WebhookStatus, number>;
   /** Deliveries by status. */
-  deliveries: Record<(typeof DELIVERY_STATUSES)[number], number>;
+  deliveries: Record<DeliveryStatus, number>;
   /** Webhooks by raw_webhooks.retry_count (every webhook is in exactly one bucket). */
   retries: Map<number, number>;
   /** Epoch ms when the oldest due, untaken work became due; null when there is none. */

@@ -89,7 +89,9 @@ export interface ClaimedDelivery {
 
 export type OutcomeStatus = 'delivered' | 'retrying' | 'dead';
 
-export type DeliveryStatus = 'pending' | 'in_flight' | 'retrying' | 'delivered' | 'dead';
+/** A delivery's states: the values of deliveries.status (and of webhook_queue_size{status}). */
+export const DELIVERY_STATUSES = ['pending', 'in_flight', 'retrying', 'delivered', 'dead'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
 export interface DeliveryFilter {
   status?: DeliveryStatus;
